@@ -1,0 +1,111 @@
+"""Runtime settings, from `IVR_*` environment variables and an optional settings file.
+
+Environment variables win over the file (`IVR_SETTINGS_FILE`, YAML or .env style
+`KEY=value` lines), so a deployment can keep defaults in a file and override one
+value per host.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_state_dir() -> Path:
+    return REPO_ROOT / "run"
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Reads `IVR_SETTINGS_FILE` (YAML mapping, keys without the IVR_ prefix)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("IVR_SETTINGS_FILE")
+        if not path:
+            return {}
+        from ruamel.yaml import YAML
+
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"IVR_SETTINGS_FILE={path}: no such file")
+        data = YAML(typ="safe").load(p.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: settings file must be a mapping of setting: value")
+        return {str(k).lower().removeprefix("ivr_"): v for k, v in data.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore")
+
+    # FastAGI server
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    agi_max_calls: int = Field(200, ge=1, description="concurrent calls per process; more are refused")
+    agi_read_timeout: float = Field(30.0, gt=0, description="seconds to wait for any line from Asterisk")
+    agi_drain_timeout: float = Field(60.0, ge=0, description="SIGTERM: seconds calls in progress may finish")
+
+    # Redis (live state, call records, jobs)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    call_record_ttl_days: int = Field(120, ge=1)
+
+    # Asterisk Manager Interface
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "hotline"
+    ami_secret: str = "change-me"
+
+    # Asterisk (private instance)
+    sip_port: int = 5080
+    rtp_port_start: int = 20000
+    rtp_port_end: int = 20999
+    asterisk_prefix: Path | None = None  # cached build; None = ask scripts/build-asterisk.sh
+
+    # Dashboard
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8080
+
+    # Paths
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    flows_dir: Path = REPO_ROOT / "ivr" / "flows"
+    recordings_dir: Path = REPO_ROOT / "recordings"
+    prompts_dir: Path | None = None  # default: <state_dir>/prompts
+
+    # Behaviour
+    default_language: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    fake_now: str | None = None  # ISO datetime; pins the clock (tests, demos of after-hours)
+
+    @field_validator("agi_port", "ami_port", "dashboard_port", "sip_port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 1 <= v <= 65535:
+            raise ValueError(f"port {v} out of range 1-65535")
+        return v
+
+    @property
+    def prompts_path(self) -> Path:
+        return self.prompts_dir or self.state_dir / "prompts"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSource(settings_cls), file_secret_settings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; raises pydantic.ValidationError naming the bad IVR_* variable."""
+    return Settings(**overrides)
