@@ -40,3 +40,31 @@ def flow_error(flow: str) -> str:
 
 
 FLOW_EVENTS = f"{PREFIX}:flows:events"  # pub/sub channel: flow reload results
+
+# Dashboard (issue 5). Users: hash name -> JSON {"name","role","hash","endpoint","created"}.
+DASHBOARD_USERS = f"{PREFIX}:dashboard:users"
+
+
+def dashboard_session(session_id: str) -> str:
+    """JSON {"user","role","csrf","created"}; the key's TTL is the idle timeout."""
+    return f"{PREFIX}:dashboard:session:{session_id}"
+
+
+AUDIT_LOG = f"{PREFIX}:audit"  # list of JSON {"at","user","role","action","target","detail"}, oldest first
+
+
+def qa_score(score_id: str) -> str:
+    """JSON score of one call review; never rewritten except to mark it superseded."""
+    return f"{PREFIX}:qa:score:{score_id}"
+
+
+def qa_call_scores(call_id: str) -> str:
+    return f"{PREFIX}:qa:call:{call_id}:scores"  # list of score ids, oldest first
+
+
+QA_SCORES = f"{PREFIX}:qa:scores"  # zset score_id by submission time
+
+
+def qa_sample(week: str) -> str:
+    """Weekly review sample (week "2026-W10"): JSON {"seed","drawn_at","items":[...]}."""
+    return f"{PREFIX}:qa:sample:{week}"

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     # Dashboard
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8080
+    dashboard_production: bool = False  # production: start-up refuses default passwords, cookies are Secure
+    dashboard_session_idle: int = Field(1800, ge=60, description="seconds without a request before logout")
+    dashboard_session_max: int = Field(43200, ge=60, description="seconds after login a session always ends")
+    supervisor_endpoint: str = "PJSIP/supervisor"  # phone rung for listen/whisper/barge when a user has none
+    review_calls_per_agent: int = Field(3, ge=0, description="calls drawn per agent per week for QA review")
+    review_spot_checks: int = Field(5, ge=0, description="extra random calls per week across all agents")
 
     # Paths
     state_dir: Path = Field(default_factory=_default_state_dir)
