@@ -1,0 +1,1 @@
+"""Live state in Redis: a connection that survives outages, call records, the incident statement."""
