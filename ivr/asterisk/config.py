@@ -1,0 +1,119 @@
+"""Render asterisk-config/ (Jinja2 templates of real Asterisk config) into a runtime dir.
+
+Values that must match our settings (ports, AMI credentials, AGI address, paths) come
+from Settings; queues and agent endpoints come from ivr/flows/queues.yaml, so nothing
+is edited twice by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ivr.settings import REPO_ROOT, Settings
+
+TEMPLATE_DIR = REPO_ROOT / "asterisk-config"
+MOH_DIRS = (Path("/usr/share/asterisk/moh"),)
+SOUNDS_DIRS = (Path("/usr/share/asterisk/sounds"),)
+
+
+@dataclass
+class RuntimeOptions:
+    """Per-instance choices that are not deployment settings (tests vary them)."""
+
+    default_flow: str = "hotline"
+    fallback_queue: str = "hotline"
+    fallback_queue_timeout: int = 300
+    max_call_seconds: int = 7200
+    caller_networks: tuple[str, ...] = ("127.0.0.1",)
+    agent_contacts: Mapping[str, str] = field(default_factory=dict)
+
+
+def _first_existing(candidates: tuple[Path, ...], what: str) -> Path:
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise FileNotFoundError(f"{what} not found in {', '.join(map(str, candidates))}: run `make demo` to install")
+
+
+def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptions) -> dict[str, Any]:
+    return {
+        "runtime": runtime,
+        "prefix": prefix,
+        "default_language": settings.default_language,
+        "sip_bind": "127.0.0.1",
+        "sip_port": settings.sip_port,
+        "rtp_port_start": settings.rtp_port_start,
+        "rtp_port_end": settings.rtp_port_end,
+        "ami_bind": settings.ami_host,
+        "ami_port": settings.ami_port,
+        "ami_user": settings.ami_user,
+        "ami_secret": settings.ami_secret,
+        "agi_host": settings.agi_host,
+        "agi_port": settings.agi_port,
+        "recordings_dir": settings.recordings_dir.resolve(),
+        "moh_dir": _first_existing(MOH_DIRS, "music on hold (asterisk-moh-opsound-gsm)"),
+        "default_flow": opts.default_flow,
+        "fallback_queue": opts.fallback_queue,
+        "fallback_queue_timeout": opts.fallback_queue_timeout,
+        "max_call_seconds": opts.max_call_seconds,
+        "caller_networks": opts.caller_networks,
+    }
+
+
+def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
+    """Files derived from queues.yaml (the single source of truth for queues and agents)."""
+    from ivr.queueing.asterisk_conf import render_agent_endpoints, render_queues_conf
+    from ivr.queueing.config import load_queue_config
+
+    cfg = load_queue_config(settings.flows_dir / "queues.yaml")
+    return {
+        "queues_generated.conf": render_queues_conf(cfg, settings),
+        "pjsip_agents.conf": render_agent_endpoints(cfg, dict(opts.agent_contacts) or None),
+        "extensions_generated.conf": "; generated: nothing yet\n",
+    }
+
+
+def _agi_wrapper(settings: Settings) -> str:
+    # Classic AGI scripts run per call as children of Asterisk: give them our venv and settings.
+    env = {k: v for k, v in os.environ.items() if k.startswith("IVR_")}
+    env["IVR_REDIS_URL"] = settings.redis_url
+    exports = "".join(f"export {k}='{v}'\n" for k, v in sorted(env.items()))
+    return f"#!/bin/sh\n{exports}cd '{REPO_ROOT}'\nexec '{sys.executable}' -m agi.classic \"$@\"\n"
+
+
+def render(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptions | None = None) -> Path:
+    """Write a complete config for one private instance; returns the asterisk.conf path."""
+    opts = opts or RuntimeOptions()
+    runtime = runtime.resolve()
+    for sub in ("etc", "lib", "lib/keys", "data", "agi-bin", "spool", "run", "log", "cache"):
+        (runtime / sub).mkdir(parents=True, exist_ok=True)
+    (settings.recordings_dir / "voicemail").mkdir(parents=True, exist_ok=True)
+    sounds = runtime / "data" / "sounds"
+    if not sounds.exists():
+        sounds.symlink_to(_first_existing(SOUNDS_DIRS, "Asterisk core sounds (asterisk-core-sounds-en-gsm)"))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False,
+    )
+    ctx = _context(settings, runtime, prefix, opts)
+    etc = runtime / "etc"
+    for tpl in sorted(TEMPLATE_DIR.glob("*.conf")):
+        (etc / tpl.name).write_text(env.get_template(tpl.name).render(**ctx), encoding="utf-8")
+    for name, text in _generated(settings, opts).items():
+        (etc / name).write_text(text, encoding="utf-8")
+    wrapper = runtime / "agi-bin" / "hotline-agi"
+    wrapper.write_text(_agi_wrapper(settings), encoding="utf-8")
+    wrapper.chmod(0o755)
+    return etc / "asterisk.conf"
+
+
+def clean(runtime: Path) -> None:
+    shutil.rmtree(runtime, ignore_errors=True)

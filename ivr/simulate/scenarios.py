@@ -1,0 +1,268 @@
+"""SIPp scenarios for real calls: callers (UAC) that press keys, and agents (UAS) that ring and answer.
+
+A caller script is a list of steps:
+    Wait(ms)          silence (RTP keeps flowing from Asterisk; we just listen)
+    Dtmf("12")        RFC 4733 DTMF from the pcap files the sip-tester package ships
+    Audio(path)       stream a raw 8 kHz mu-law file (speech for recordings)
+    AwaitHangup(ms)   wait for Asterisk's BYE; if none comes in time, hang up ourselves
+    Hangup()          send BYE
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+PCAP_DIR = Path("/usr/share/sip-tester")
+_DTMF_FILES = {**{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)}, "*": "dtmf_2833_star.pcap",
+               "#": "dtmf_2833_pound.pcap"}
+# Each pcap holds one digit lasting ~250 ms; this gap keeps digits distinct.
+DIGIT_GAP_MS = 400
+
+
+@dataclass(frozen=True)
+class Wait:
+    ms: int
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Audio:
+    path: Path
+
+
+@dataclass(frozen=True)
+class AwaitHangup:
+    ms: int
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Step = Wait | Dtmf | Audio | AwaitHangup | Hangup
+
+_INVITE = """  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:[field0]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:[field0]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+_BYE = """  <label id="{label}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:[field0]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+  <nop next="end"/>
+"""
+
+_RECV_BYE = """  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop next="end"/>
+"""
+
+
+def _step_xml(step: Step, bye_label: str) -> str:
+    if isinstance(step, Wait):
+        return f'  <pause milliseconds="{step.ms}"/>\n'
+    if isinstance(step, Dtmf):
+        parts = []
+        for d in step.digits:
+            if d not in _DTMF_FILES:
+                raise ValueError(f"no DTMF pcap for digit {d!r}")
+            pcap = escape(str(PCAP_DIR / _DTMF_FILES[d]))
+            parts.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+                         f'  <pause milliseconds="{DIGIT_GAP_MS}"/>\n')
+        return "".join(parts)
+    if isinstance(step, Audio):
+        return f'  <nop><action><exec rtp_stream="{escape(str(step.path))},1,0"/></action></nop>\n'
+    if isinstance(step, AwaitHangup):
+        return _RECV_BYE.format(ms=step.ms, label=bye_label)
+    return f'  <nop next="{bye_label}"/>\n'
+
+
+def caller_scenario(steps: list[Step], name: str = "hotline caller") -> str:
+    """UAC scenario: INVITE (PCMU + telephone-event), then the steps, then BYE unless Asterisk hung up."""
+    body = "".join(_step_xml(s, "bye") for s in steps)
+    if not steps or not isinstance(steps[-1], AwaitHangup | Hangup):
+        body += '  <nop next="bye"/>\n'
+    return (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{escape(name)}">\n'
+            + _INVITE + body + _BYE.format(label="bye") + '  <label id="end"/>\n'
+            + '  <ResponseTimeRepartition value="100, 500, 1000, 5000"/>\n</scenario>\n')
+
+
+_AGENT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="hotline agent">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="remote_from"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true" assign_to="remote_contact"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="CANCEL" timeout="{ring_ms}" ontimeout="answer"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <nop next="end"/>
+  <label id="answer"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK" rtd="true" crlf="true"/>
+{talk}
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="agent_bye"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop next="end"/>
+  <label id="agent_bye"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$remote_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: [$remote_from]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+  <label id="end"/>
+</scenario>
+"""
+
+
+def agent_scenario(ring_ms: int, talk_ms: int, speech: Path | None = None) -> str:
+    """UAS scenario for an agent's phone: rings for ring_ms (or until the queue gives up and CANCELs),
+    answers, talks for talk_ms (optionally streaming speech), then hangs up unless the caller did."""
+    talk = f'  <nop><action><exec rtp_stream="{escape(str(speech))},1,0"/></action></nop>' if speech else ""
+    return _AGENT.format(ring_ms=ring_ms, talk_ms=talk_ms, talk=talk)

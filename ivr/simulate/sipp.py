@@ -1,0 +1,132 @@
+"""Run SIPp: callers placing real calls into Asterisk, agents' phones answering them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.simulate.scenarios import Step, agent_scenario, caller_scenario
+
+
+class SippError(RuntimeError):
+    pass
+
+
+def sipp_binary() -> str:
+    path = shutil.which("sipp")
+    if not path:
+        raise SippError("sipp not found: install the Debian package sip-tester (`make demo` does)")
+    return path
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class CallResult:
+    returncode: int
+    successful: int
+    failed: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0
+
+
+def _stats(stat_file: Path) -> tuple[int, int]:
+    """Successful and failed call counts from SIPp's -trace_stat CSV (last line = totals)."""
+    if not stat_file.exists():
+        return 0, 0
+    rows = list(csv.reader(stat_file.read_text().splitlines(), delimiter=";"))
+    if len(rows) < 2:
+        return 0, 0
+    head, last = rows[0], rows[-1]
+    col = dict(zip(head, last, strict=False))
+    return int(col.get("SuccessfulCall(C)", 0) or 0), int(col.get("FailedCall(C)", 0) or 0)
+
+
+def place_calls(
+    target: str,
+    service: str,
+    steps: list[Step],
+    callers: list[str],
+    *,
+    rate: float = 1.0,
+    limit: int | None = None,
+    timeout_s: float = 120.0,
+    workdir: Path | None = None,
+) -> CallResult:
+    """Place one call per caller id (in order), `rate` new calls per second; blocks until all ended."""
+    work = Path(tempfile.mkdtemp(prefix="sipp-", dir=workdir))
+    scenario = work / "caller.xml"
+    scenario.write_text(caller_scenario(steps), encoding="ISO-8859-1")
+    inf = work / "callers.csv"
+    inf.write_text("SEQUENTIAL\n" + "".join(f"{c};\n" for c in callers))
+    cmd = [
+        sipp_binary(), target, "-sf", str(scenario), "-s", service, "-inf", str(inf),
+        "-m", str(len(callers)), "-r", str(rate), "-l", str(limit or len(callers)),
+        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+        "-nostdin", "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(work / "errors.log"),
+        "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-recv_timeout", str(int(timeout_s * 1000)),
+    ]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 15, cwd=work, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SippError(f"sipp did not finish within {timeout_s + 15}s ({work})") from exc
+    ok, failed = _stats(work / "stat.csv")
+    err = (work / "errors.log").read_text(errors="replace") if (work / "errors.log").exists() else ""
+    return CallResult(out.returncode, ok, failed, out.stdout, out.stderr + err)
+
+
+class SippAgent:
+    """An agent's phone: a SIPp UAS on its own port that rings for `ring_ms` then answers."""
+
+    def __init__(self, name: str, ring_ms: int, talk_ms: int, workdir: Path, speech: Path | None = None) -> None:
+        self.name = name
+        self.port = free_udp_port()
+        self.ring_ms = ring_ms
+        self.talk_ms = talk_ms
+        self.speech = speech
+        self.workdir = workdir / f"agent-{name}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def contact(self) -> str:
+        return f"sip:{self.name}@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        sf = self.workdir / "agent.xml"
+        sf.write_text(agent_scenario(self.ring_ms, self.talk_ms, self.speech), encoding="ISO-8859-1")
+        log = open(self.workdir / "sipp.log", "ab")  # noqa: SIM115 - handed to the child
+        self._proc = subprocess.Popen(
+            [sipp_binary(), "-sf", str(sf), "-i", "127.0.0.1", "-p", str(self.port),
+             "-mi", "127.0.0.1", "-mp", str(free_udp_port()), "-nostdin", "-trace_stat",
+             "-stf", str(self.workdir / "stat.csv"), "-fd", "1", "-trace_err",
+             "-error_file", str(self.workdir / "errors.log")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+        )
+        log.close()
+
+    def stats(self) -> tuple[int, int]:
+        return _stats(self.workdir / "stat.csv")
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
