@@ -7,10 +7,11 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from ivr.cli import flows
+    from ivr.cli import flows, prompts
 
     app = typer.Typer(help="Hotline IVR: call flows, FastAGI server, private Asterisk, QA.", no_args_is_help=True)
     app.add_typer(flows.app, name="flows")
+    app.add_typer(prompts.app, name="prompts")
     return app
 
 
