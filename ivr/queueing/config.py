@@ -44,6 +44,8 @@ def _where(loc: Loc) -> str:
     if len(loc) >= 2 and loc[0] in ("queues", "agents"):
         kind = "queue" if loc[0] == "queues" else "agent"
         rest = ".".join(str(p) for p in loc[2:]) or "(itself)"
+        if rest == "[key]":
+            return f"{kind} {loc[1]!r}"
         return f"{kind} {loc[1]!r}, field {rest}"
     return "field " + (".".join(str(p) for p in loc) or "(top level)")
 

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")  # safe as a queues.conf/pjsip.conf section name
 LANGUAGES = ("zh-CN", "en-US")
@@ -25,6 +33,9 @@ def check_name(value: str, what: str) -> str:
     if not NAME.match(value):
         raise ValueError(f"{what} {value!r}: use letters, digits, '_' or '-' (max 40, no leading '-' or '_')")
     return value
+
+
+Name = Annotated[str, AfterValidator(lambda v: check_name(v, "name"))]
 
 
 class _Strict(BaseModel):
@@ -152,15 +163,8 @@ class QueueConfig(_Strict):
     priorities: Priorities = Field(default_factory=Priorities)
     vip_numbers: list[str] = Field(default_factory=list)
     self_service: SelfService = Field(default_factory=SelfService)
-    queues: dict[str, QueueDef] = Field(min_length=1)
-    agents: dict[str, AgentDef] = Field(default_factory=dict)
-
-    @field_validator("queues", "agents")
-    @classmethod
-    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for name in v:
-            check_name(str(name), "name")
-        return v
+    queues: dict[Name, QueueDef] = Field(min_length=1)
+    agents: dict[Name, AgentDef] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> QueueConfig:
