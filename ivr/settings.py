@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = None  # default: <state_dir>/prompts
 
     # Behaviour
+    fallback_queue: str = "support"  # where the dialplan sends a call when our flow server fails
     default_language: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     fake_now: str | None = None  # ISO datetime; pins the clock (tests, demos of after-hours)

@@ -7,17 +7,21 @@ is edited twice by hand.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import jinja2
 
 from ivr.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = REPO_ROOT / "asterisk-config"
 MOH_DIRS = (Path("/usr/share/asterisk/moh"),)
@@ -29,7 +33,7 @@ class RuntimeOptions:
     """Per-instance choices that are not deployment settings (tests vary them)."""
 
     default_flow: str = "hotline"
-    fallback_queue: str = "hotline"
+    fallback_queue: str | None = None  # None: Settings.fallback_queue
     fallback_queue_timeout: int = 300
     max_call_seconds: int = 7200
     caller_networks: tuple[str, ...] = ("127.0.0.1",)
@@ -61,7 +65,7 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
         "recordings_dir": settings.recordings_dir.resolve(),
         "moh_dir": _first_existing(MOH_DIRS, "music on hold (asterisk-moh-opsound-gsm)"),
         "default_flow": opts.default_flow,
-        "fallback_queue": opts.fallback_queue,
+        "fallback_queue": opts.fallback_queue or settings.fallback_queue,
         "fallback_queue_timeout": opts.fallback_queue_timeout,
         "max_call_seconds": opts.max_call_seconds,
         "caller_networks": opts.caller_networks,
@@ -70,15 +74,32 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
 
 def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
     """Files derived from queues.yaml (the single source of truth for queues and agents)."""
-    from ivr.queueing.asterisk_conf import render_agent_endpoints, render_queues_conf
+    from ivr.queueing.asterisk_conf import (
+        AGENT_CONTEXT,
+        agent_secrets_from_env,
+        render_agent_endpoints,
+        render_queues_conf,
+    )
     from ivr.queueing.config import load_queue_config
 
     cfg = load_queue_config(settings.flows_dir / "queues.yaml")
+    contacts = dict(opts.agent_contacts)
+    secrets = agent_secrets_from_env(cfg)
+    for agent in cfg.agents:
+        if agent not in contacts and agent not in secrets:
+            # No password configured: the phone cannot register until IVR_AGENT_SECRET_<id> is set.
+            log.warning("agent %s has no IVR_AGENT_SECRET_%s: its phone cannot register", agent, agent)
+            secrets[agent] = token_urlsafe(24)
     return {
         "queues_generated.conf": render_queues_conf(cfg, settings),
-        "pjsip_agents.conf": render_agent_endpoints(cfg, dict(opts.agent_contacts) or None),
-        "extensions_generated.conf": "; generated: nothing yet\n",
+        "pjsip_agents.conf": render_agent_endpoints(cfg, contacts, secrets),
+        "extensions_generated.conf": _agent_dialplan(AGENT_CONTEXT),
     }
+
+
+def _agent_dialplan(context: str) -> str:
+    # Agents' phones only receive calls from the queue; anything they dial is refused.
+    return f"; generated\n[{context}]\nexten => _X.,1,Hangup(21)\nexten => _[a-z].,1,Hangup(21)\n"
 
 
 def _agi_wrapper(settings: Settings) -> str:

@@ -7,13 +7,19 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from ivr.cli import flows, prompts
+    from ivr.cli import asterisk, flows, prompts, serve
 
     app = typer.Typer(help="Hotline IVR: call flows, FastAGI server, private Asterisk, QA.", no_args_is_help=True)
     app.add_typer(flows.app, name="flows")
     app.add_typer(prompts.app, name="prompts")
+    app.add_typer(asterisk.app, name="asterisk")
+    app.command(name="serve")(serve.serve)
     return app
 
 
 def main() -> None:
     build_app()()
+
+
+if __name__ == "__main__":
+    main()
