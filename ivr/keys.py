@@ -68,3 +68,8 @@ QA_SCORES = f"{PREFIX}:qa:scores"  # zset score_id by submission time
 def qa_sample(week: str) -> str:
     """Weekly review sample (week "2026-W10"): JSON {"seed","drawn_at","items":[...]}."""
     return f"{PREFIX}:qa:sample:{week}"
+
+
+def dashboard_trend(iso_day: str) -> str:
+    """Wallboard samples of one local day: list of JSON {"t": seconds since midnight, "queues": {...}}."""
+    return f"{PREFIX}:dashboard:trend:{iso_day}"

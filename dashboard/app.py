@@ -1,0 +1,132 @@
+"""The dashboard's FastAPI app. `create_app(settings)` builds it; nothing happens at import.
+
+Start-up (lifespan) connects to Redis, enforces the production rules (users exist, none with a
+default password), and starts the wallboard hub; feature routers are mounted explicitly here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from redis.asyncio import Redis
+from starlette.responses import Response
+
+from dashboard import audit_routes, auth_routes, calls, wallboard
+from dashboard.audit import AuditLog
+from dashboard.deps import NotLoggedIn, Services, render
+from dashboard.sessions import SessionStore
+from dashboard.users import DEV_ADMIN, UserStore, check_production_users
+from ivr.clock import Clock, clock_from_settings, zone
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+async def _startup(settings: Settings, redis: Redis, clock: Clock) -> Services:
+    users = UserStore(redis)
+    if settings.dashboard_production:
+        await check_production_users(users)
+    elif await users.ensure_dev_admin():
+        log.warning("dashboard: no users, created development login %s/%s "
+                    "(refused when IVR_DASHBOARD_PRODUCTION=true)", *DEV_ADMIN)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["localtime"] = _localtime_filter(settings.timezone)
+    return Services(
+        settings=settings, redis=redis, clock=clock, users=users,
+        sessions=SessionStore(redis, settings.dashboard_session_idle, settings.dashboard_session_max),
+        audit=AuditLog(redis, clock), templates=templates,
+    )
+
+
+def _localtime_filter(tz: str) -> Callable[[Any], str]:
+    zone_info = zone(tz)
+
+    def localtime(epoch: Any) -> str:
+        if not isinstance(epoch, int | float):
+            return ""
+        return datetime.fromtimestamp(epoch, zone_info).strftime("%Y-%m-%d %H:%M:%S")
+
+    return localtime
+
+
+def _start_features(app: FastAPI, svc: Services) -> None:
+    wb = wallboard.Wallboard(svc)
+    svc.extra["wallboard"] = wb
+    wb.start()
+    app.state.on_stop.append(wb.stop)
+
+
+def _mount_features(app: FastAPI) -> None:
+    app.include_router(auth_routes.build_router())
+    app.include_router(wallboard.build_router())
+    app.include_router(calls.build_router())
+    app.include_router(audit_routes.build_router())
+
+
+def _install_handlers(app: FastAPI) -> None:
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith(("/api/", "/metrics")) or "text/html" not in request.headers.get(
+            "accept", "")
+
+    @app.exception_handler(NotLoggedIn)
+    async def not_logged_in(request: Request, exc: NotLoggedIn) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": "not logged in: POST /login first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if wants_json(request):
+            return await http_exception_handler(request, exc)
+        return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
+                      detail=exc.detail)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        resp: Response = await call_next(request)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+
+def create_app(settings: Settings, *, redis: Redis | None = None, clock: Clock | None = None) -> FastAPI:
+    """The dashboard for `settings`. `redis`/`clock` may be given by tests; otherwise from settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = redis or Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            svc = await _startup(settings, client, clock or clock_from_settings(settings))
+            app.state.services = svc
+            _start_features(app, svc)
+            yield
+        finally:
+            for stop in list(getattr(app.state, "on_stop", [])):
+                await stop()
+            if redis is None:
+                await client.aclose()
+
+    app = FastAPI(title="Hotline IVR dashboard", version="0.1.0", lifespan=lifespan,
+                  description="Wallboard, call review and QA scoring, incidents, call flows.")
+    app.state.on_stop = []
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _install_handlers(app)
+    _mount_features(app)
+    return app

@@ -1,0 +1,65 @@
+"""Audit log: who listened to, downloaded or scored which call, who monitored a live call,
+who changed the incident statement or a flow, and when. Append-only; admins read it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from ivr import keys
+from ivr.clock import Clock
+
+Action = Literal[
+    "login", "logout", "listen", "download", "score", "supersede", "monitor",
+    "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw",
+]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str  # ISO time with offset
+    user: str
+    role: str
+    action: str
+    target: str  # call id, flow name, queue ...
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditLog:
+    def __init__(self, redis: Redis, clock: Clock) -> None:
+        self._r = redis
+        self._clock = clock
+
+    async def record(self, user: str, role: str, action: Action, target: str, **detail: Any) -> AuditEntry:
+        entry = AuditEntry(at=self._clock.now().isoformat(timespec="seconds"), user=user, role=role,
+                           action=action, target=target, detail=detail)
+        await self._r.rpush(keys.AUDIT_LOG, json.dumps(asdict(entry), ensure_ascii=False))
+        return entry
+
+    async def count(self) -> int:
+        return int(await self._r.llen(keys.AUDIT_LOG))
+
+    async def recent(self, limit: int = 200, *, action: str | None = None, user: str | None = None,
+                     target: str | None = None) -> list[AuditEntry]:
+        """Newest first; filters are exact matches. Scans backwards in pages so filters stay cheap."""
+        out: list[AuditEntry] = []
+        end = -1
+        page = 500
+        while len(out) < limit:
+            raw = await self._r.lrange(keys.AUDIT_LOG, end - page + 1, end)
+            if not raw:
+                break
+            for item in reversed(raw):
+                e = AuditEntry(**json.loads(item))
+                if (action and e.action != action) or (user and e.user != user) or (target and e.target != target):
+                    continue
+                out.append(e)
+                if len(out) >= limit:
+                    break
+            if len(raw) < page:
+                break
+            end -= page
+        return out

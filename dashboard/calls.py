@@ -1,0 +1,99 @@
+"""Call records: GET /api/calls, GET /api/calls/{id} and the calls page.
+
+Supervisors see customers' numbers masked (the policy: access only by role and need); admins see
+them raw. Transcript text is redacted separately, on the review page.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import Response
+
+from dashboard.deps import CurrentSession, Svc, render
+from dashboard.sessions import Session
+from ivr.state.callrecord import CallStore
+
+CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+NUMBER_FIELDS = ("caller", "callback_number", "caller_id", "callerid")
+SUMMARY_FIELDS = ("call_id", "start", "end", "duration", "caller", "called", "flow", "language", "queue",
+                  "agent", "outcome", "answer_timing", "recording", "transcript", "qa", "hangup_by")
+
+
+def check_call_id(call_id: str) -> str:
+    if not CALL_ID.match(call_id):
+        raise HTTPException(400, f"call id {call_id[:100]!r}: only letters, digits, '.', '_' and '-' "
+                                 "(up to 80 characters)")
+    return call_id
+
+
+def mask_number(value: Any) -> Any:
+    """'13812345678' -> '138****5678'; shorter numbers keep fewer digits. Non-strings unchanged."""
+    if not isinstance(value, str) or not value:
+        return value
+    head = 3 if len(value) >= 9 else 0
+    tail = 4 if len(value) >= 7 else min(2, len(value) - 1)
+    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail:]
+
+
+def for_role(record: dict[str, Any], session: Session) -> dict[str, Any]:
+    if session.is_admin:
+        return record
+    out = dict(record)
+    for f in NUMBER_FIELDS:
+        if f in out:
+            out[f] = mask_number(out[f])
+    if "events" in out:
+        out["events"] = [{k: mask_number(v) if k in NUMBER_FIELDS else v for k, v in e.items()}
+                         for e in out["events"]]
+    return out
+
+
+def summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in SUMMARY_FIELDS if k in record}
+
+
+async def list_calls(svc: Svc, *, since: float | None, until: float | None, limit: int,
+                     queue: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
+    # Filters apply after the time-range read, so read more than `limit` when filtering.
+    fetch = limit if not (queue or agent) else min(limit * 20, 5000)
+    rows = await CallStore(svc.redis).list(since=since, until=until, limit=fetch)
+    rows = [r for r in rows if (not queue or r.get("queue") == queue) and (not agent or r.get("agent") == agent)]
+    return rows[:limit]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/calls", tags=["calls"], summary="Call records, newest first")
+    async def api_calls(
+        svc: Svc, session: CurrentSession,
+        since: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
+        until: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        queue: str | None = None, agent: str | None = None,
+    ) -> list[dict[str, Any]]:
+        rows = await list_calls(svc, since=since, until=until, limit=limit, queue=queue, agent=agent)
+        return [summary(for_role(r, session)) for r in rows]
+
+    @router.get("/api/calls/{call_id}", tags=["calls"], summary="One call record with its events")
+    async def api_call(call_id: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:
+        record = await CallStore(svc.redis).get(check_call_id(call_id))
+        if record is None:
+            raise HTTPException(404, f"no call record {call_id!r} (expired after the retention period, "
+                                     "or never written)")
+        return for_role(record, session)
+
+    @router.get("/calls", include_in_schema=False)
+    async def calls_page(request: Request, svc: Svc, session: CurrentSession,
+                         queue: str | None = None, agent: str | None = None,
+                         days: Annotated[int, Query(ge=1, le=120)] = 7) -> Response:
+        rows = await list_calls(svc, since=time.time() - days * 86400, until=None, limit=300,
+                                queue=queue or None, agent=agent or None)
+        return render(request, "calls.html", calls=[for_role(r, session) for r in rows],
+                      queue=queue or "", agent=agent or "", days=days)
+
+    return router

@@ -1,0 +1,89 @@
+"""Fan-out of live snapshots to SSE clients.
+
+One background task per hub polls Redis every `interval` seconds (default 0.2 s, so a change
+reaches browsers well within a second) while at least one client listens, and pushes a snapshot
+only when it changed. Each client has a one-slot queue: a slow browser skips to the newest
+snapshot instead of piling up memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+Snapshot = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Hub:
+    def __init__(self, snapshot: Snapshot, interval: float = 0.2, max_clients: int = 200) -> None:
+        self._snapshot = snapshot
+        self.interval = interval
+        self.max_clients = max_clients
+        self._clients: set[asyncio.Queue[str]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last: str | None = None
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    async def _poll(self) -> None:
+        while self._clients:
+            try:
+                data = json.dumps(await self._snapshot(), ensure_ascii=False, sort_keys=True)
+            except Exception as exc:  # Redis down: keep the page, say so, try again
+                log.warning("wallboard snapshot failed: %s", exc)
+                data = json.dumps({"error": f"live state unavailable: {exc}"})
+            if data != self._last:
+                self._last = data
+                for q in list(self._clients):
+                    if q.full():
+                        q.get_nowait()
+                    q.put_nowait(data)
+            await asyncio.sleep(self.interval)
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._last = None
+            self._task = asyncio.create_task(self._poll(), name="wallboard-hub")
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:
+        if len(self._clients) >= self.max_clients:
+            raise RuntimeError(f"too many wallboard clients ({self.max_clients})")
+        q: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+        if self._last is not None:
+            q.put_nowait(self._last)  # a new client gets the current state at once
+        self._clients.add(q)
+        self._ensure_running()
+        try:
+            yield q
+        finally:
+            self._clients.discard(q)
+
+    async def stop(self) -> None:
+        self._clients.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+async def sse_events(hub: Hub, is_disconnected: Callable[[], Awaitable[bool]],
+                     keepalive: float = 15.0) -> AsyncIterator[str]:
+    """Server-sent events: `data: <json>` per change, a comment line as keep-alive."""
+    async with hub.subscribe() as q:
+        yield "retry: 1000\n\n"
+        while not await is_disconnected():
+            try:
+                data = await asyncio.wait_for(q.get(), keepalive)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            yield f"data: {data}\n\n"
