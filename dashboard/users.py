@@ -70,6 +70,10 @@ class UserStore:
     def __init__(self, redis: Redis) -> None:
         self._r = redis
 
+    @property
+    def redis(self) -> Redis:
+        return self._r
+
     async def _raw(self, name: str) -> dict[str, Any] | None:
         raw = await self._r.hget(keys.DASHBOARD_USERS, name)
         return None if raw is None else cast(dict[str, Any], json.loads(raw))

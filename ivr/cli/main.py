@@ -14,6 +14,11 @@ def build_app() -> typer.Typer:
     app.add_typer(prompts.app, name="prompts")
     app.add_typer(asterisk.app, name="asterisk")
     app.command(name="serve")(serve.serve)
+    from dashboard import cli as dashboard_cli
+    from ivr.cli import users
+
+    app.add_typer(users.app, name="users")
+    app.command(name="dashboard")(dashboard_cli.run)
     return app
 
 
