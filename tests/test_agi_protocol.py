@@ -315,7 +315,7 @@ async def test_send_command_garbage_response(pair: Pair) -> None:
     task = asyncio.create_task(send_command(pair.agi_reader, pair.agi_writer, "ANSWER", 2))
     await pair.heard()
     await pair.say("hello there")
-    with pytest.raises(AgiProtocolError, match="'hello there'.*ANSWER") as info:
+    with pytest.raises(AgiProtocolError, match=r"'hello there'.*ANSWER") as info:
         await task
     assert info.value.line == "hello there"
 
