@@ -80,6 +80,7 @@ def check_flow_file(
     issues += prompt_issues + node_issues
     declared = {str(k) for k in header.nodes}
     issues += check_flow(flow, declared=declared, schedules=schedules, loc=loc, complete=not node_issues)
+    issues.sort(key=lambda i: (i.line or 0, i.severity))
     return (None if errors_only(issues) else flow), issues
 
 
@@ -210,4 +211,20 @@ def _nodes(
             nodes[node_id] = model.model_validate(body)
         except ValidationError as exc:
             issues.extend(_pydantic_issues(exc, loc, node_id, ["nodes", node_id]))
+            partial = _without_unknown_fields(model, body, exc)
+            if partial is not None:  # still check its targets and prompts: one pass, all errors
+                nodes[node_id] = partial
     return nodes, issues
+
+
+def _without_unknown_fields(
+    model: type[NodeSpec], body: dict[str, Any], exc: ValidationError
+) -> NodeSpec | None:
+    """The node validated without its misspelt fields, when those were its only problem."""
+    unknown = {e["loc"][0] for e in exc.errors() if e["type"] == "extra_forbidden" and len(e["loc"]) == 1}
+    if not unknown:
+        return None
+    try:
+        return model.model_validate({k: v for k, v in body.items() if k not in unknown})
+    except ValidationError:
+        return None

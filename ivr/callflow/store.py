@@ -21,7 +21,7 @@ from pathlib import Path
 from ivr.callflow.issues import FlowIssue, errors_only
 from ivr.callflow.loader import check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
-from ivr.callflow.nodes import NodeTypes
+from ivr.callflow.nodes import NodeTypes, build_node_registry
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +44,40 @@ ReloadCallback = Callable[[ReloadResult], None]
 ScheduleNames = Callable[[], Collection[str]]
 
 
+class SchedulesFileNames:
+    """Schedule names read from schedules.yaml at each call; a broken file keeps the last good names
+    (its own errors are reported by whoever loads schedules, not blamed on every flow)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._last: list[str] = []
+
+    def __call__(self) -> list[str]:
+        from ivr.schedule import ScheduleError, load_schedules
+
+        if not self.path.exists():
+            return []
+        try:
+            self._last = sorted(load_schedules(self.path))
+        except ScheduleError as exc:
+            log.error("%s; checking flows against the last good schedule names", exc)
+        return self._last
+
+
 class FlowStore:
     def __init__(
         self,
         flows_dir: Path,
-        node_types: NodeTypes,
-        schedule_names: ScheduleNames,
+        node_types: NodeTypes | None = None,
+        schedule_names: ScheduleNames | None = None,
         *,
         on_reload: ReloadCallback | None = None,
     ) -> None:
-        """`schedule_names` is asked at every reload, so it sees schedules reloaded elsewhere."""
+        """Defaults: the built-in node types; schedule names from <flows_dir>/schedules.yaml.
+        `schedule_names` is asked at every reload, so it sees schedules edited since."""
         self.flows_dir = flows_dir
-        self.node_types = node_types
-        self._schedule_names = schedule_names
+        self.node_types = node_types if node_types is not None else build_node_registry()
+        self._schedule_names = schedule_names or SchedulesFileNames(flows_dir / "schedules.yaml")
         self._on_reload = on_reload
         self._flows: dict[str, Flow] = {}
         self._errors: dict[str, list[FlowIssue]] = {}
@@ -66,6 +87,10 @@ class FlowStore:
 
     def names(self) -> list[str]:
         return sorted(self._flows)
+
+    def flows(self) -> list[Flow]:
+        """The current good version of every served flow."""
+        return [self._flows[name] for name in sorted(self._flows)]
 
     def last_errors(self, name: str) -> list[FlowIssue]:
         """Errors of the last failed reload of `name`; [] once a reload succeeds."""
