@@ -69,6 +69,13 @@ def qa_sample(week: str) -> str:
     """Weekly review sample (week "2026-W10"): JSON {"seed","drawn_at","items":[...]}."""
     return f"{PREFIX}:qa:sample:{week}"
 
+# Recording, transcription and QA (issue 4): fields of the call hash ivr:call:<id>, values JSON.
+CALL_RECORDING = "recording"  # {"dir","caller","agent","mixed","finished_at"}
+CALL_TRANSCRIPTION = "transcription"  # job state {"state","job_id","attempt","reason","at"}
+CALL_TRANSCRIPT = "transcript"  # {"json","text","language","model","at"}
+CALL_QA = "qa"  # {"flags":[...],"metrics":{...},"lists":{...},"at"}
+CALL_HANGUP_BY = "hangup_by"  # "agent" | "caller" | "system", written by the call path
+
 
 def dashboard_trend(iso_day: str) -> str:
     """Wallboard samples of one local day: list of JSON {"t": seconds since midnight, "queues": {...}}."""

@@ -1,0 +1,124 @@
+"""Transcription jobs on Redis with RQ.
+
+Why RQ rather than arq: transcription is CPU-bound, synchronous C code (Vosk); RQ runs each
+job in a forked work-horse of a plain synchronous worker, so the model loaded once in the
+worker is shared copy-on-write by every job, a crash or a timeout inside Vosk kills only
+the horse, and RQ keeps what we need out of the box: retries with back-off, a per-job
+timeout, a FailedJobRegistry (the failed-jobs list, `rq info` shows it), abandoned-job
+recovery when a worker dies, and unique job ids. arq is asyncio-first and would need a
+thread or process pool around every job to do the same.
+
+Worker command: `ivr transcribe worker` (one process per core; see docs/transcription.md).
+
+Idempotency: the job id is `transcribe-<call_id>` and enqueued with `unique=True`, and the
+job itself links an existing transcript instead of recomputing it; files are written to a
+temporary name and renamed. Permanent failures (empty, truncated, corrupt audio; no model)
+are not retried: the reason goes on the call record, the recording stays on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+
+from ivr.recording import RecordingError
+from ivr.settings import Settings, load_settings
+from ivr.transcribe.audio import AudioError
+from ivr.transcribe.models import ModelError
+from ivr.transcribe.pipeline import process_call, set_state
+
+log = logging.getLogger(__name__)
+
+JOB_FUNC = "ivr.transcribe.jobs.transcribe_call"
+PERMANENT = (AudioError, ModelError, RecordingError)
+
+
+def job_id(call_id: str) -> str:
+    return f"transcribe-{call_id}"
+
+
+def queue(conn: redis.Redis, settings: Settings) -> Any:
+    from rq import Queue
+
+    return Queue(settings.transcribe_queue, connection=conn, default_timeout=settings.transcribe_job_timeout)
+
+
+def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settings: Settings) -> str:
+    """Queue the transcription of a call's recording once; returns the job id.
+
+    A job already queued, running, scheduled for retry or finished is left alone; a failed or
+    stopped one is put back on the queue (an explicit re-queue is a deliberate retry).
+    """
+    from rq import Callback, Retry
+    from rq.exceptions import DuplicateJobError
+    from rq.job import Job, JobStatus
+
+    jid = job_id(call_id)
+    q = queue(conn, settings)
+    retry = Retry(max=settings.transcribe_retries, interval=settings.transcribe_retry_intervals) \
+        if settings.transcribe_retries > 0 else None
+    try:
+        q.enqueue(JOB_FUNC, call_id, language, job_id=jid, unique=True, retry=retry,
+                  job_timeout=settings.transcribe_job_timeout, result_ttl=86400, failure_ttl=30 * 86400,
+                  on_failure=Callback(on_job_failed), description=f"transcribe call {call_id} ({language})")
+    except DuplicateJobError:
+        job = Job.fetch(jid, connection=conn)
+        status = job.get_status()
+        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            job.requeue()
+            log.info("call %s: failed transcription job re-queued", call_id)
+        else:
+            log.info("call %s: transcription job already %s", call_id, status)
+            return jid
+    set_state(conn, call_id, "queued", job_id=jid)
+    return jid
+
+
+def transcribe_call(call_id: str, language: str) -> str:
+    """The job body, run by a worker's work-horse."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("transcribe_call runs inside an RQ worker; use pipeline.process_call elsewhere")
+    settings = load_settings()
+    attempt = 1 + settings.transcribe_retries - (job.retries_left if job.retries_left is not None
+                                                 else settings.transcribe_retries)
+    try:
+        return process_call(job.connection, settings, call_id, language, attempt=attempt, job_id=job.id)
+    except PERMANENT:
+        # Retrying cannot fix the file or the configuration: fail once, keep the recording.
+        job.retries_left = 0
+        raise
+
+
+def on_job_failed(job: Any, connection: redis.Redis, exc_type: type[BaseException] | None,
+                  exc_value: BaseException | None, tb: Any) -> None:
+    """RQ failure callback (also for a job abandoned by a dead worker): the reason goes on the record."""
+    call_id = str(job.args[0]) if job.args else ""
+    if not call_id:
+        return
+    name = exc_type.__name__ if exc_type else "Error"
+    reason = f"{name}: {exc_value}" if exc_value and str(exc_value) else name
+    will_retry = bool(job.retries_left) and not isinstance(exc_value, PERMANENT)
+    set_state(connection, call_id, "retrying" if will_retry else "failed", job_id=job.id,
+              reason=reason, failed_at=time.time())
+    log.warning("call %s: transcription failed (%s)%s", call_id, reason, "; will retry" if will_retry else "")
+
+
+def failed_jobs(conn: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
+    """The failed-jobs list: job id, call id and the last error line."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    out: list[dict[str, Any]] = []
+    for jid in FailedJobRegistry(queue=queue(conn, settings)).get_job_ids():
+        job = Job.fetch(jid, connection=conn)
+        info = job.latest_result()
+        err = (info.exc_string or "").strip().splitlines() if info else []
+        out.append({"job_id": jid, "call_id": job.args[0] if job.args else None,
+                    "error": err[-1] if err else ""})
+    return out

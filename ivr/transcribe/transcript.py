@@ -1,0 +1,118 @@
+"""The dialogue transcript of one call: who said what, when, with word timings and confidences.
+
+Stored next to the recording as JSON (the source of truth) and as text (for people); both are
+written to a temporary name and renamed, so a reader or a second job never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+Speaker = Literal["agent", "caller", "unknown"]
+
+
+class TranscriptError(ValueError):
+    """A transcript file that is missing, not JSON, or not shaped like a transcript."""
+
+
+class Word(BaseModel):
+    word: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    conf: float = Field(1.0, ge=0, le=1)
+
+
+class Utterance(BaseModel):
+    speaker: Speaker
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        return sum(w.conf for w in self.words) / len(self.words) if self.words else 1.0
+
+
+class Transcript(BaseModel):
+    call_id: str = ""
+    language: str = ""
+    model: str = ""
+    duration: float = Field(0.0, ge=0)
+    sources: dict[str, str] = Field(default_factory=dict)  # speaker -> audio file
+    utterances: list[Utterance] = Field(default_factory=list)
+
+    def by_speaker(self, speaker: Speaker) -> list[Utterance]:
+        return [u for u in self.utterances if u.speaker == speaker]
+
+    def words(self) -> list[str]:
+        """Every recognised word in order (what the benchmark compares)."""
+        return [w.word for u in self.utterances for w in u.words]
+
+    def to_text(self) -> str:
+        lines = [f"[{_clock(u.start)}] {u.speaker}: {u.text}" for u in self.utterances]
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+def merge_channels(channels: dict[Speaker, list[Utterance]]) -> list[Utterance]:
+    """One dialogue in time order; at equal start the agent first (it usually opens)."""
+    order = {"agent": 0, "caller": 1, "unknown": 2}
+    merged = [u for utts in channels.values() for u in utts]
+    return sorted(merged, key=lambda u: (u.start, order[u.speaker], u.end))
+
+
+def load_transcript(path: Path) -> Transcript:
+    """Read a transcript JSON file; errors name the file and the bad field."""
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TranscriptError(f"{path}: cannot read transcript ({exc.strerror})") from exc
+    return parse_transcript(raw, str(path))
+
+
+def parse_transcript(raw: str, where: str = "<transcript>") -> Transcript:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{where}: not JSON (line {exc.lineno}: {exc.msg})") from exc
+    try:
+        return Transcript.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise TranscriptError(f"{where}: field {loc}: {first['msg']}") from exc
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_transcript(transcript: Transcript, json_path: Path, text_path: Path) -> None:
+    # Text first: the JSON is what marks a transcript as done, so it lands last.
+    atomic_write(text_path, transcript.to_text())
+    atomic_write(json_path, transcript.to_json())
