@@ -80,3 +80,27 @@ CALL_HANGUP_BY = "hangup_by"  # "agent" | "caller" | "system", written by the ca
 def dashboard_trend(iso_day: str) -> str:
     """Wallboard samples of one local day: list of JSON {"t": seconds since midnight, "queues": {...}}."""
     return f"{PREFIX}:dashboard:trend:{iso_day}"
+
+
+# Queues (ivr/queueing). VIP list: set of normalized numbers, editable at run time.
+VIP = f"{PREFIX}:vip"
+
+
+def callback(callback_id: str) -> str:
+    """Queued callback: hash field -> JSON (queue, number, call_id, enqueued_at, status, attempts, ...)."""
+    return f"{PREFIX}:callback:{callback_id}"
+
+
+def callback_attempts(callback_id: str) -> str:
+    """Every dial attempt of a callback, in order: list of JSON {"at", "outcome", ...}."""
+    return f"{PREFIX}:callback:{callback_id}:attempts"
+
+
+def callback_queue(queue: str) -> str:
+    """Pending callbacks of a queue: zset callback_id scored by the ORIGINAL enqueue time (keeps the place)."""
+    return f"{PREFIX}:callbacks:{queue}"
+
+
+def callback_by_number(number: str) -> str:
+    """The open callback of a normalized number (one per number): string callback_id."""
+    return f"{PREFIX}:callback-by-number:{number}"

@@ -1,0 +1,209 @@
+"""Queued callbacks: a waiting caller presses a key, hangs up, and keeps their place.
+
+The request keeps the ORIGINAL queue-entry time as its score in a per-queue zset, so when the dialer
+(agent first, then the customer) asks what is due, a callback sorts exactly where the caller would
+have been. One open callback per number: a second request returns the first (atomic, in Lua).
+Callbacks are due only while the callback schedule is open (policy: 09:00-12:00 and 15:00-18:00);
+outside it they wait for the next window. Every dial attempt is recorded; attempts that reached
+the customer's phone are bounded by `max_attempts` (an agent who did not answer costs the customer
+nothing: they were never dialled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ivr import keys
+from ivr.schedule import Schedule, next_open, schedule_status
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+T = TypeVar("T")
+Status = Literal["pending", "dialing", "done", "failed", "cancelled"]
+Outcome = Literal["answered", "agent_no_answer", "customer_no_answer", "customer_busy", "failed"]
+NOT_COUNTED: frozenset[str] = frozenset({"agent_no_answer"})
+
+# KEYS: by-number, record, queue zset. ARGV: id, score, field, value, ...
+_REQUEST = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return ARGV[1]
+"""
+
+# KEYS: record. ARGV: now, lease_until. Pending and due, or dialing with an expired lease -> dialing.
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+status = cjson.decode(status)
+local now = tonumber(ARGV[1])
+local ok = (status == 'pending' and cjson.decode(redis.call('HGET', KEYS[1], 'next_attempt_at')) <= now)
+  or (status == 'dialing' and cjson.decode(redis.call('HGET', KEYS[1], 'claimed_until')) < now)
+if not ok then return 0 end
+redis.call('HSET', KEYS[1], 'status', cjson.encode('dialing'), 'claimed_until', ARGV[2])
+return 1
+"""
+
+# KEYS: record, attempts, queue zset, by-number. ARGV: attempt JSON, now, counts (1/0), outcome, ttl, id
+_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local status = cjson.decode(redis.call('HGET', KEYS[1], 'status'))
+if status == 'done' or status == 'failed' or status == 'cancelled' then return cjson.encode(status) end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+local attempts = cjson.decode(redis.call('HGET', KEYS[1], 'attempts')) + tonumber(ARGV[3])
+local max = cjson.decode(redis.call('HGET', KEYS[1], 'max_attempts'))
+local now = tonumber(ARGV[2])
+local new
+if ARGV[4] == 'answered' then new = 'done'
+elseif attempts >= max then new = 'failed'
+else new = 'pending' end
+local delay = 0
+if ARGV[3] == '1' then delay = cjson.decode(redis.call('HGET', KEYS[1], 'retry_delay_s')) end
+redis.call('HSET', KEYS[1], 'status', cjson.encode(new), 'attempts', attempts,
+  'next_attempt_at', now + delay, 'last_outcome', cjson.encode(ARGV[4]))
+if new ~= 'pending' then
+  redis.call('HSET', KEYS[1], 'finished_at', now)
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  if redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return cjson.encode(new)
+"""
+
+
+class CallbackRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    queue: str
+    number: str  # normalized (ivr.queueing.numbers)
+    call_id: str
+    enqueued_at: float  # when the caller first entered the queue: their place
+    requested_at: float
+    status: Status
+    attempts: int  # attempts that dialled the customer
+    max_attempts: int
+    retry_delay_s: float
+    next_attempt_at: float
+    claimed_until: float = 0.0
+    last_outcome: Outcome | None = None
+    finished_at: float | None = None
+
+
+class Duplicate(BaseModel):
+    """A second request from a number with an open callback: nothing new was created."""
+
+    model_config = ConfigDict(frozen=True)
+    existing: CallbackRequest
+
+
+class CallbackError(RuntimeError):
+    """Redis did not answer in time, or a callback id is unknown."""
+
+
+class CallbackStore:
+    def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0, ttl_s: int = 120 * 86400) -> None:
+        self._redis = redis
+        self._timeout = timeout
+        self._ttl_s = ttl_s  # finished callbacks are kept as long as call records
+
+    async def _t(self, aw: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(aw, self._timeout)
+        except TimeoutError as exc:
+            raise CallbackError(f"Redis did not answer within {self._timeout} s") from exc
+
+    async def request(self, queue: str, number: str, call_id: str, enqueued_at: float, now: datetime,
+                      *, max_attempts: int = 3, retry_delay_s: float = 600) -> CallbackRequest | Duplicate:
+        """Register a callback for a normalized `number`, or return the open one of that number."""
+        cb_id = uuid.uuid4().hex
+        ts = now.timestamp()
+        fields: dict[str, Any] = {
+            "id": cb_id, "queue": queue, "number": number, "call_id": call_id, "enqueued_at": enqueued_at,
+            "requested_at": ts, "status": "pending", "attempts": 0, "max_attempts": max_attempts,
+            "retry_delay_s": retry_delay_s, "next_attempt_at": ts, "claimed_until": 0.0,
+        }
+        flat = [x for k, v in fields.items() for x in (k, json.dumps(v))]
+        ks = [keys.callback_by_number(number), keys.callback(cb_id), keys.callback_queue(queue)]
+        got = await self._t(self._redis.eval(_REQUEST, 3, *ks, cb_id, repr(enqueued_at), *flat))
+        got_id = got.decode() if isinstance(got, bytes) else str(got)
+        if got_id == cb_id:
+            return CallbackRequest.model_validate(fields)
+        return Duplicate(existing=await self.get(got_id))
+
+    async def get(self, callback_id: str) -> CallbackRequest:
+        raw = await self._t(self._redis.hgetall(keys.callback(callback_id)))
+        if not raw:
+            raise CallbackError(f"unknown callback {callback_id!r}")
+        return _decode(raw)
+
+    async def due(self, queue: str, now: datetime, schedule: Schedule, override: str | None = None,
+                  limit: int = 50) -> list[CallbackRequest]:
+        """Callbacks to dial now, in queue order; empty outside the callback schedule's open hours."""
+        if schedule_status(schedule, now, override) != "open":
+            return []
+        ids = await self._t(self._redis.zrange(keys.callback_queue(queue), 0, -1))
+        pipe = self._redis.pipeline(transaction=False)
+        for cb_id in ids:
+            pipe.hgetall(keys.callback(cb_id.decode() if isinstance(cb_id, bytes) else str(cb_id)))
+        ts, out = now.timestamp(), []
+        for raw in await self._t(pipe.execute()):
+            if not raw:
+                continue
+            cb = _decode(raw)
+            if (cb.status == "pending" and cb.next_attempt_at <= ts) or (
+                    cb.status == "dialing" and cb.claimed_until < ts):
+                out.append(cb)
+                if len(out) >= limit:
+                    break
+        return out
+
+    @staticmethod
+    def next_window(schedule: Schedule, now: datetime) -> datetime | None:
+        """When callbacks may next be dialled (now if the schedule is open)."""
+        return next_open(schedule, now)
+
+    async def claim(self, callback_id: str, now: datetime, lease_s: float = 300) -> bool:
+        """Take a due callback for dialling; False when another dialer has it or it is not due."""
+        ts = now.timestamp()
+        got = await self._t(self._redis.eval(_CLAIM, 1, keys.callback(callback_id), ts, ts + lease_s))
+        return bool(got)
+
+    async def record_attempt(self, callback_id: str, outcome: Outcome, now: datetime,
+                             detail: dict[str, Any] | None = None) -> Status:
+        """Record one dial attempt; returns the new status (done, failed after max_attempts, or pending)."""
+        ts = now.timestamp()
+        attempt = json.dumps({"at": ts, "outcome": outcome, **(detail or {})}, ensure_ascii=False)
+        counts = "0" if outcome in NOT_COUNTED else "1"
+        cb = await self.get(callback_id)
+        ks = [keys.callback(callback_id), keys.callback_attempts(callback_id), keys.callback_queue(cb.queue),
+              keys.callback_by_number(cb.number)]
+        got = await self._t(self._redis.eval(
+            _ATTEMPT, 4, *ks, attempt, ts, counts, outcome, self._ttl_s, callback_id))
+        if got is None:
+            raise CallbackError(f"unknown callback {callback_id!r}")
+        status: Status = json.loads(got)
+        return status
+
+    async def attempts(self, callback_id: str) -> list[dict[str, Any]]:
+        raw = await self._t(self._redis.lrange(keys.callback_attempts(callback_id), 0, -1))
+        return [json.loads(x) for x in raw]
+
+    async def complete(self, callback_id: str, now: datetime) -> Status:
+        """The customer was served (e.g. the dialer bridged them): same as an answered attempt."""
+        return await self.record_attempt(callback_id, "answered", now, {"via": "complete"})
+
+
+def _decode(raw: dict[Any, Any]) -> CallbackRequest:
+    data = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
+    return CallbackRequest.model_validate(data)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis.asyncio
+
+from ivr import keys
+from ivr.queueing.callbacks import CallbackRequest, CallbackStore, Duplicate
+from ivr.schedule import Schedule, Weekly
+
+pytestmark = pytest.mark.timeout(20)
+
+SH = ZoneInfo("Asia/Shanghai")
+WINDOWS = ["09:00-12:00", "15:00-18:00"]
+CALLBACK = Schedule(weekly=Weekly(mon=WINDOWS, tue=WINDOWS, wed=WINDOWS, thu=WINDOWS, fri=WINDOWS, sat=WINDOWS))
+MON_10 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)  # a Monday, inside the morning window
+MON_13 = datetime(2026, 3, 2, 13, 0, tzinfo=SH)  # lunch: no callbacks
+
+
+@pytest.fixture
+async def r(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def new(store: CallbackStore, number: str, enqueued_at: float, **kw: float) -> CallbackRequest:
+    got = await store.request("support", number, f"call-{number}", enqueued_at, MON_10, **kw)  # type: ignore[arg-type]
+    assert isinstance(got, CallbackRequest)
+    return got
+
+
+async def test_request_keeps_the_original_place(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    late = await new(store, "13800000002", enqueued_at=2000.0)
+    early = await new(store, "13800000001", enqueued_at=1000.0)
+    due = await store.due("support", MON_10, CALLBACK)
+    assert [cb.id for cb in due] == [early.id, late.id]
+    assert due[0].number == "13800000001" and due[0].call_id == "call-13800000001"
+    assert await r.zscore(keys.callback_queue("support"), early.id) == 1000.0
+
+
+async def test_second_request_from_the_same_number_is_a_duplicate(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    first = await new(store, "13800000001", enqueued_at=1000.0)
+    again = await store.request("support", "13800000001", "call-2", 1500.0, MON_10)
+    assert isinstance(again, Duplicate) and again.existing.id == first.id
+    assert await r.zcard(keys.callback_queue("support")) == 1
+
+
+async def test_concurrent_requests_create_exactly_one(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    results = await asyncio.gather(*(store.request("support", "13900000000", f"c{i}", 1000.0 + i, MON_10)
+                                     for i in range(20)))
+    created = [x for x in results if isinstance(x, CallbackRequest)]
+    assert len(created) == 1
+    assert all(isinstance(x, Duplicate) and x.existing.id == created[0].id for x in results if x is not created[0])
+    assert await r.zcard(keys.callback_queue("support")) == 1
+
+
+async def test_nothing_is_due_outside_callback_hours(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    await new(store, "13800000001", enqueued_at=1000.0)
+    assert await store.due("support", MON_13, CALLBACK) == []
+    assert store.next_window(CALLBACK, MON_13) == datetime(2026, 3, 2, 15, 0, tzinfo=SH)
+    sunday = datetime(2026, 3, 8, 10, 0, tzinfo=SH)
+    assert await store.due("support", sunday, CALLBACK) == []
+    assert len(await store.due("support", MON_13, CALLBACK, override="open")) == 1
+
+
+async def test_claim_is_exclusive_and_lease_expires(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    cb = await new(store, "13800000001", enqueued_at=1000.0)
+    assert await store.claim(cb.id, MON_10, lease_s=120)
+    assert not await store.claim(cb.id, MON_10 + timedelta(seconds=10))
+    assert await store.due("support", MON_10 + timedelta(seconds=10), CALLBACK) == []
+    later = MON_10 + timedelta(seconds=121)  # the dialer died: the lease ran out
+    assert [x.id for x in await store.due("support", later, CALLBACK)] == [cb.id]
+    assert await store.claim(cb.id, later)
+
+
+async def test_retries_are_bounded_and_every_attempt_recorded(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    cb = await new(store, "13800000001", enqueued_at=1000.0, max_attempts=2, retry_delay_s=600)
+    t = MON_10
+    assert await store.record_attempt(cb.id, "agent_no_answer", t) == "pending"  # customer never dialled
+    assert (await store.get(cb.id)).attempts == 0
+    assert await store.record_attempt(cb.id, "customer_no_answer", t, {"agent": "1001"}) == "pending"
+    assert await store.due("support", t + timedelta(seconds=599), CALLBACK) == []  # retry delay
+    assert len(await store.due("support", t + timedelta(seconds=601), CALLBACK)) == 1
+    assert await store.record_attempt(cb.id, "customer_busy", t + timedelta(seconds=601)) == "failed"
+    final = await store.get(cb.id)
+    assert (final.status, final.attempts, final.last_outcome) == ("failed", 2, "customer_busy")
+    outcomes = [a["outcome"] for a in await store.attempts(cb.id)]
+    assert outcomes == ["agent_no_answer", "customer_no_answer", "customer_busy"]
+    assert (await store.attempts(cb.id))[1]["agent"] == "1001"
+    assert await r.zcard(keys.callback_queue("support")) == 0
+    assert 0 < await r.ttl(keys.callback(cb.id))
+    # the number is free again: a new request creates a new callback
+    assert isinstance(await store.request("support", "13800000001", "c9", 5000.0, t), CallbackRequest)
+
+
+async def test_answered_attempt_completes_and_frees_the_number(r: redis.asyncio.Redis) -> None:
+    store = CallbackStore(r)
+    cb = await new(store, "13800000001", enqueued_at=1000.0)
+    assert await store.complete(cb.id, MON_10) == "done"
+    assert (await store.get(cb.id)).finished_at == MON_10.timestamp()
+    assert await store.record_attempt(cb.id, "failed", MON_10) == "done"  # finished stays finished
+    assert await r.get(keys.callback_by_number("13800000001")) is None
+    assert await store.due("support", MON_10, CALLBACK) == []
