@@ -4,7 +4,7 @@
   const root = document.getElementById("wallboard");
   if (!root) return;
   const status = document.getElementById("live-status");
-  const pct = (v) => (v === null || v === undefined ? "–" : v + "%");
+  const pct = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + "%");
   const mmss = (s) => Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
 
   function fields(q) {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -13,6 +15,7 @@ from redis.asyncio import Redis
 from dashboard.users import UserStore
 from ivr.settings import Settings, load_settings
 
+T = TypeVar("T")
 PASSWORDS = {"sup": "sup-secret-1", "boss": "boss-secret-1", "sup2": "sup2-secret-1"}
 ROLES = {"sup": "supervisor", "boss": "admin", "sup2": "supervisor"}
 
@@ -39,7 +42,13 @@ def add_users(redis_url: str, names: tuple[str, ...] = ("sup", "boss", "sup2")) 
         finally:
             await r.aclose()
 
-    asyncio.run(go())
+    run_async(go())
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine to completion from sync test code, even beside Playwright's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=30)
 
 
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,0 +1,108 @@
+"""JSON API: /api/queues, /api/calls, /api/calls/{id}, /api/audit, OpenAPI; roles and masking."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from dashboard import queuekeys
+from dashboard.app import create_app
+from ivr import keys
+from tests.browser.dashboard_support import add_users, dashboard_settings, login
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_call(r: redis.Redis, call_id: str, start: float, **fields: Any) -> None:
+    record = {"call_id": call_id, "start": start, "caller": "13812345678", "called": "4008001234", **fields}
+    r.hset(keys.call(call_id), mapping={k: json.dumps(v) for k, v in record.items()})
+    r.rpush(keys.call_events(call_id), json.dumps({"t": start, "kind": "node", "node": "welcome"}))
+    r.zadd(keys.CALLS_INDEX, {call_id: start})
+
+
+@pytest.fixture
+def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    add_users(redis_url)
+    settings = dashboard_settings(redis_url, tmp_path)
+    for name in ("queues.yaml", "schedules.yaml"):
+        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_api_queues_reports_live_state(client: TestClient, redis_url: str) -> None:
+    login(client, "sup")
+    r = redis.Redis.from_url(redis_url)
+    now = time.time()
+    r.hset(queuekeys.callers("support"), mapping={
+        "a": json.dumps({"caller": "1", "since": now - 30}), "b": json.dumps({"caller": "2", "since": now - 5})})
+    r.hset(queuekeys.agents("support"), mapping={
+        "1001": json.dumps({"state": "paused"}), "1002": json.dumps({"state": "ringing"})})
+    r.zadd(queuekeys.callbacks("support"), {"cb1": now + 60})
+    body = client.get("/api/queues").json()
+    assert [q["name"] for q in body["queues"]] == ["support", "complaints"]
+    support = body["queues"][0]
+    assert support["waiting"] == 2 and 29 <= support["longest_wait_s"] <= 40
+    assert support["agents"] == {"available": 0, "ringing": 1, "on_call": 0, "paused": 1}
+    assert support["callbacks_pending"] == 1 and support["service_level_pct"] is None
+    assert body["incident"] is None and body["errors"] == []
+
+
+def test_api_queues_names_a_broken_queues_file(client: TestClient, redis_url: str, tmp_path: Path) -> None:
+    login(client, "sup")
+    (tmp_path / "flows" / "queues.yaml").write_text("queues:\n  support:\n    strategy: sideways\n")
+    errors = client.get("/api/queues").json()["errors"]
+    assert errors and "queues.yaml" in errors[0] and "line 3" in errors[0]
+
+
+def test_api_calls_masks_numbers_for_supervisors_not_admins(client: TestClient, redis_url: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    now = time.time()
+    write_call(r, "c-old", now - 100, queue="support", agent="1001", outcome="answered")
+    write_call(r, "c-new", now - 10, queue="complaints", agent="1002", outcome="abandoned")
+    login(client, "sup")
+    rows = client.get("/api/calls").json()
+    assert [c["call_id"] for c in rows] == ["c-new", "c-old"]
+    assert rows[0]["caller"] == "138****5678"
+    assert [c["call_id"] for c in client.get("/api/calls", params={"queue": "support"}).json()] == ["c-old"]
+    assert [c["call_id"] for c in client.get("/api/calls", params={"since": now - 50}).json()] == ["c-new"]
+    one = client.get("/api/calls/c-old").json()
+    assert one["caller"] == "138****5678" and one["events"][0]["node"] == "welcome"
+
+    client.cookies.clear()
+    login(client, "boss")
+    assert client.get("/api/calls/c-old").json()["caller"] == "13812345678"
+
+
+def test_api_call_errors_name_the_problem(client: TestClient) -> None:
+    login(client, "sup")
+    missing = client.get("/api/calls/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    bad = client.get("/api/calls/..%2Fetc")
+    assert bad.status_code in (400, 404)
+    assert client.get("/api/calls", params={"limit": 0}).status_code == 422
+
+
+def test_audit_log_is_for_admins(client: TestClient) -> None:
+    login(client, "sup")
+    assert client.get("/api/audit").status_code == 403
+    client.cookies.clear()
+    login(client, "boss")
+    entries = client.get("/api/audit").json()
+    assert [(e["user"], e["action"]) for e in entries[:2]] == [("boss", "login"), ("sup", "login")]
+    page = client.get("/audit", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "login" in page.text
+
+
+def test_openapi_lists_the_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/queues", "/api/calls", "/api/calls/{call_id}"} <= set(paths)
+    assert client.get("/docs").status_code == 200
