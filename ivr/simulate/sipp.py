@@ -109,7 +109,7 @@ class SippAgent:
         self.workdir.mkdir(parents=True, exist_ok=True)
         sf = self.workdir / "agent.xml"
         sf.write_text(agent_scenario(self.ring_ms, self.talk_ms, self.speech), encoding="ISO-8859-1")
-        log = open(self.workdir / "sipp.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.workdir / "sipp.log", "ab")
         self._proc = subprocess.Popen(
             [sipp_binary(), "-sf", str(sf), "-i", "127.0.0.1", "-p", str(self.port),
              "-mi", "127.0.0.1", "-mp", str(free_udp_port()), "-nostdin", "-trace_stat",

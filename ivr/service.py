@@ -1,0 +1,89 @@
+"""`ivr serve`: everything a running hotline needs in one asyncio process.
+
+The FastAGI server answers calls even while Redis is unreachable (call records are buffered
+and written on reconnect) and while the flow files are broken (the last good version serves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from ivr.clock import Clock, clock_from_settings
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class HotlineService:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or clock_from_settings(settings)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    async def start(self) -> None:
+        from agi.server import FastAgiServer
+        from ivr.callflow.store import FlowStore
+        from ivr.engine.engine import FlowEngine
+        from ivr.schedule import load_schedules
+        from ivr.state.callrecord import CallRecorder
+        from ivr.state.redis import RedisHub
+        from ivr.state.writer import RecordWriter
+
+        s = self.settings
+        self.hub = RedisHub(s.redis_url)
+        self.writer = RecordWriter(self.hub, ttl_seconds=s.call_record_ttl_days * 86400)
+        await self.writer.start()
+        self.store = FlowStore(s.flows_dir)
+        self.store.reload_all()
+        await self._build_prompts()
+        self.engine = FlowEngine(
+            store=self.store,
+            schedules=load_schedules(s.flows_dir / "schedules.yaml"),
+            clock=self.clock,
+            redis_getter=self.hub.client,
+            prompts_dir=s.prompts_path,
+            recordings_dir=s.recordings_dir,
+            recorder_factory=lambda: CallRecorder(self.writer),
+        )
+        self.server = FastAgiServer(
+            self.engine.handler_for, host=s.agi_host, port=s.agi_port, max_calls=s.agi_max_calls,
+            read_timeout=s.agi_read_timeout, drain_timeout=s.agi_drain_timeout,
+        )
+        await self.server.start()
+        self._spawn(self.store.watch(), "flow-watch")
+        self._started = True
+        log.info("serving flows %s on agi://%s:%s", ", ".join(self.store.names()), s.agi_host, self.server.port)
+
+    async def _build_prompts(self) -> None:
+        """Synthesize every text prompt of every served flow before the first call needs it."""
+        from ivr.prompts import build_prompts
+
+        texts = [t for flow in self.store.flows() for t in flow.prompt_texts()]
+        stats = await asyncio.to_thread(build_prompts, texts, self.settings.prompts_path)
+        log.info("prompts: %s", stats)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def serve_forever(self) -> None:
+        self.server.install_signal_handlers()
+        await self.server.serve_forever()
+
+    async def stop(self, drain: bool = True) -> None:
+        if not self._started:
+            return
+        await self.server.stop(drain=drain)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.writer.stop(flush_timeout=5.0)
+        await self.hub.close()
+        self._started = False
