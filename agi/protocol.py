@@ -191,64 +191,72 @@ async def send_command(
         await writer.drain()
     except ConnectionError as e:
         raise AgiHangup(f"connection lost sending {line!r}: {e}") from None
-    state = _Reading(line)
+    reply = ReplyReader(line)
     try:
         async with asyncio.timeout(timeout):
-            response = await _read_response(reader, state)
+            while True:
+                received = await read_line(reader)
+                response = reply.feed(received)
+                if response is not None:
+                    return response
     except TimeoutError:
-        if state.hung_up:
+        if reply.hung_up:
             raise AgiHangup(f"caller hung up; no response to {line!r} after HANGUP") from None
         raise AgiTimeout(f"no response to {line!r} within {timeout:g} s") from None
-    if state.hung_up:
-        raise AgiHangup(f"caller hung up during {line!r} (HANGUP line, then {response.code})")
-    return response
 
 
-@dataclass
-class _Reading:
-    command: str
-    hung_up: bool = False
+class ReplyReader:
+    """Assembles the reply to one command from its lines, for both the async FastAGI reader and
+    the blocking stdin reader of classic AGI scripts.
 
+    `feed(line)` returns the final 200 response, None while more lines are due, or raises the
+    typed error. A HANGUP line before the response is remembered and AgiHangup raised once the
+    response has been read, so the connection stays in step for clean-up commands."""
 
-async def _read_response(reader: asyncio.StreamReader, state: _Reading) -> AgiResponse:
-    while True:
-        line = await read_line(reader)
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.hung_up = False
+        self._usage: list[str] | None = None
+
+    def feed(self, line: str | None) -> AgiResponse | None:
+        """`line` without its line break; None means EOF."""
         if line is None:
-            raise AgiHangup(f"connection closed waiting for the response to {state.command!r}")
+            raise AgiHangup(f"connection closed waiting for the response to {self.command!r}")
+        if self._usage is not None:
+            self._feed_usage(line)
+            return None
         if line == HANGUP_LINE:
-            state.hung_up = True
-            continue
+            self.hung_up = True
+            return None
         try:
             response = parse_response(line)
         except AgiProtocolError as e:
-            raise AgiProtocolError(f"{e} (in reply to {state.command!r})", line) from None
+            raise AgiProtocolError(f"{e} (in reply to {self.command!r})", line) from None
         if response.code == 100:  # "100 result=0 Trying...": the real answer follows
-            continue
-        if response.code == 200:
-            return response
-        raise await _error_for(reader, response, line, state.command)
+            return None
+        if response.code == 520 and line.startswith("520-"):
+            self._usage = []
+            return None
+        if response.code != 200:
+            raise self._error_for(response, line)
+        if self.hung_up:
+            raise AgiHangup(f"caller hung up during {self.command!r} (HANGUP line before the response)")
+        return response
 
-
-async def _error_for(
-    reader: asyncio.StreamReader, response: AgiResponse, line: str, command: str
-) -> AgiError:
-    if response.code == 511:
-        return AgiDeadChannel(f"{command!r}: not permitted on a dead channel (511)")
-    if response.code == 510:
-        return AgiInvalidCommand(f"{command!r}: invalid or unknown AGI command (510)")
-    if response.code == 520:
-        usage = await _read_usage(reader, command) if line.startswith("520-") else ""
-        return AgiUsageError(f"{command!r}: invalid command syntax (520)", usage)
-    return AgiProtocolError(f"{command!r}: unexpected response code {response.code}: {line!r}", line)
-
-
-async def _read_usage(reader: asyncio.StreamReader, command: str) -> str:
-    lines: list[str] = []
-    while len(lines) < MAX_USAGE_LINES:
-        line = await read_line(reader)
-        if line is None:
-            raise AgiHangup(f"connection closed in the 520 usage text for {command!r}")
+    def _feed_usage(self, line: str) -> None:
+        assert self._usage is not None
         if line.startswith("520 "):
-            return "\n".join(lines).strip("\n")
-        lines.append(line)
-    raise AgiProtocolError(f"520 usage text for {command!r} longer than {MAX_USAGE_LINES} lines")
+            usage = "\n".join(self._usage).strip("\n")
+            raise AgiUsageError(f"{self.command!r}: invalid command syntax (520)", usage)
+        if len(self._usage) >= MAX_USAGE_LINES:
+            raise AgiProtocolError(f"520 usage text for {self.command!r} longer than {MAX_USAGE_LINES} lines")
+        self._usage.append(line)
+
+    def _error_for(self, response: AgiResponse, line: str) -> AgiError:
+        if response.code == 511:
+            return AgiDeadChannel(f"{self.command!r}: not permitted on a dead channel (511)")
+        if response.code == 510:
+            return AgiInvalidCommand(f"{self.command!r}: invalid or unknown AGI command (510)")
+        if response.code == 520:
+            return AgiUsageError(f"{self.command!r}: invalid command syntax (520)")
+        return AgiProtocolError(f"{self.command!r}: unexpected response code {response.code}: {line!r}", line)
