@@ -1,0 +1,88 @@
+"""`fallback`: runs from the dialplan when the FastAGI server is down or failed the call.
+
+    AGI(/path/to/.venv/bin/python,-m,agi.classic,fallback,<queue>[,<reason>])
+
+It must never make things worse: it sets IVR_FALLBACK_QUEUE for the dialplan (which then queues
+the caller), plays nothing, notes the fallback in the call record if Redis answers within
+0.5 s, and exits 0 whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from agi.classic.pyst import ClassicAgi
+
+log = logging.getLogger(__name__)
+
+QUEUE_VARIABLE = "IVR_FALLBACK_QUEUE"
+DEFAULT_QUEUE = "hotline"
+DEFAULT_REASON = "fastagi unavailable"
+REDIS_TIMEOUT_S = 0.5
+DEFAULT_TTL_DAYS = 120
+
+
+def run(agi: ClassicAgi, args: list[str]) -> int:
+    queue = args[0] if args and args[0] else DEFAULT_QUEUE
+    reason = args[1] if len(args) > 1 and args[1] else DEFAULT_REASON
+    call_id = agi.header.get("agi_uniqueid", "")
+    try:
+        agi.set_variable(QUEUE_VARIABLE, queue)
+    except Exception as e:  # the caller may be gone already; nothing else to do about it
+        log.warning("call %s: could not set %s: %s", call_id or "?", QUEUE_VARIABLE, e)
+    note_fallback(call_id, reason)
+    return 0
+
+
+def note_fallback(call_id: str, reason: str, redis_url: str | None = None) -> bool:
+    """Best effort: mark ivr:call:<call_id> with fallback=true and the reason. Never raises."""
+    if not call_id:
+        log.warning("no agi_uniqueid in the AGI header; fallback not recorded")
+        return False
+    try:
+        url, ttl_days = _redis_settings(redis_url)
+        _write(url, call_id, reason, ttl_days * 86400)
+    except Exception as e:
+        log.warning("call %s: fallback not recorded in Redis: %s", call_id, e)
+        return False
+    return True
+
+
+def _redis_settings(redis_url: str | None) -> tuple[str, int]:
+    # Imported here, not at the top: pydantic costs ~0.1 s of start-up that the classic
+    # `dialogue` script (same process entry point) must not pay.
+    from ivr.settings import load_settings
+
+    try:
+        settings = load_settings()
+        return redis_url or settings.redis_url, settings.call_record_ttl_days
+    except Exception as e:  # an unrelated bad IVR_* variable must not stop the note
+        log.warning("settings unreadable (%s); using IVR_REDIS_URL", e)
+        url = redis_url or os.environ.get("IVR_REDIS_URL")
+        if not url:
+            raise RuntimeError("no Redis URL: settings unreadable and IVR_REDIS_URL unset") from None
+        return url, DEFAULT_TTL_DAYS
+
+
+def _write(url: str, call_id: str, reason: str, ttl_s: int) -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from ivr import keys
+
+    # No retries: redis-py retries 3 times by default, which would multiply the time budget.
+    client = redis.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        pipe = client.pipeline(transaction=False)
+        key = keys.call(call_id)
+        pipe.hset(key, "fallback", json.dumps(True))
+        pipe.hset(key, "fallback_reason", json.dumps(reason, ensure_ascii=False))
+        pipe.expire(key, ttl_s)
+        pipe.execute()
+    finally:
+        client.close()

@@ -1,0 +1,27 @@
+"""Name -> classic AGI script. Filled by `build_registry()` when a script starts, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agi.classic.pyst import ClassicAgi
+from ivr.callflow.registry import DuplicateRegistration, Registry
+
+__all__ = ["ClassicScript", "DuplicateRegistration", "ScriptRegistry", "build_registry"]
+
+# A script gets the AGI session and its arguments (after the name) and returns the exit code.
+ClassicScript = Callable[[ClassicAgi, list[str]], int]
+
+
+class ScriptRegistry(Registry[ClassicScript]):
+    def __init__(self) -> None:
+        super().__init__("classic AGI script")
+
+
+def build_registry() -> ScriptRegistry:
+    from agi.classic import dialogue, fallback
+
+    registry = ScriptRegistry()
+    registry.register("fallback", fallback.run)
+    registry.register("dialogue", dialogue.run)
+    return registry
