@@ -485,3 +485,60 @@ def test_bad_settings_are_named() -> None:
         FastAgiServer(resolve, max_calls=0)
     with pytest.raises(ValueError, match="read_timeout"):
         FastAgiServer(resolve, read_timeout=0)
+
+
+@pytest.mark.timeout(10)
+async def test_channel_errors_exec_missing_app_busy_and_broken(
+    make_server: Callable[..., Awaitable[FastAgiServer]]
+) -> None:
+    caught: list[str] = []
+
+    async def hotline(ch: AgiChannel) -> None:
+        try:
+            await ch.exec("NoSuchApp", "x")
+        except AgiError as e:
+            caught.append(str(e))
+        assert await ch.wait_for_digit(-1) == "#"
+        first = asyncio.create_task(ch.answer())
+        await asyncio.sleep(0.05)
+        try:
+            await ch.verbose("overlapping")  # a second command while ANSWER is pending
+        except AgiError as e:
+            caught.append(str(e))
+        await first
+        try:
+            await ch.exec("Queue", "hotline", timeout=0.2)
+        except AgiError as e:
+            caught.append(type(e).__name__)
+        try:
+            await ch.answer()
+        except AgiError as e:
+            caught.append(str(e))
+
+    server = await make_server({"hotline": hotline})
+    fake = await FakeAsterisk.call(server.port)
+    await fake.exchange("EXEC NoSuchApp x", "200 result=-2")
+    await fake.exchange("WAIT FOR DIGIT -1", "200 result=35")
+    assert await fake.heard() == "ANSWER"
+    await asyncio.sleep(0.2)
+    await fake.say("200 result=0")
+    assert await fake.heard() == "EXEC Queue hotline"  # never answered: times out
+    assert await fake.rest() == []
+    assert "'NoSuchApp' not found" in caught[0]
+    assert "awaits its response" in caught[1] and "ANSWER" in caught[1]
+    assert caught[2] == "AgiTimeout"
+    assert "connection unusable" in caught[3]
+
+
+@pytest.mark.timeout(10)
+async def test_hangup_on_a_dead_channel_does_not_raise(make_server: Callable[..., Awaitable[FastAgiServer]]) -> None:
+    async def hotline(ch: AgiChannel) -> None:
+        await ch.hangup()
+        assert ch.hung_up
+
+    server = await make_server({"hotline": hotline})
+    fake = await FakeAsterisk.call(server.port)
+    await fake.exchange("HANGUP", "HANGUP", "200 result=1")
+    assert await fake.rest() == []
+    await eventually(lambda: server.counters.hung_up == 1)
+    assert server.counters.failed == 0
