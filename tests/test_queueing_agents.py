@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ivr.queueing.agents import (
     AgentControl,
@@ -175,3 +177,69 @@ async def test_bad_secret_and_nothing_listening(ami: ScriptedAmi) -> None:
     await ami.stop()
     with pytest.raises(AmiError, match="cannot connect"):
         await connect_ami(_settings(port), limit_s=3)
+
+
+@pytest.fixture
+def ami_thread() -> Iterator[ScriptedAmi]:
+    """ScriptedAmi on its own event loop, for the CLI that runs asyncio.run() itself."""
+    loop = asyncio.new_event_loop()
+    server = ScriptedAmi()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(5)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "queues.yaml").write_text(textwrap.dedent("""\
+        vip_numbers: ["13800138000"]
+        queues: {support: {}}
+        agents: {"1001": {name: 张敏, queues: {support: 0}}}
+        """), encoding="utf-8")
+    monkeypatch.setenv("IVR_FLOWS_DIR", str(tmp_path))
+    monkeypatch.setenv("IVR_AMI_USER", "hotline")
+    monkeypatch.setenv("IVR_AMI_SECRET", "pw")
+    return tmp_path
+
+
+def test_cli_agent_commands(ami_thread: ScriptedAmi, cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.cli.agents import app
+
+    monkeypatch.setenv("IVR_AMI_PORT", str(ami_thread.port))
+    runner = CliRunner()
+    assert runner.invoke(app, ["login", "support", "1001"]).output == "Added interface to queue\n"
+    out = runner.invoke(app, ["pause", "1001", "--reason", "training"])
+    assert out.exit_code == 0, out.output
+    listing = runner.invoke(app, ["list"]).output
+    assert "support" in listing and "1001" in listing and "paused (training)" in listing
+    refused = runner.invoke(app, ["login", "support", "4242"])
+    assert refused.exit_code == 1 and "unknown agent '4242'" in refused.output
+    assert runner.invoke(app, ["logout", "1001"]).output == "1001 logged out of support\n"
+    monkeypatch.setenv("IVR_AMI_SECRET", "wrong")
+    denied = runner.invoke(app, ["list"])
+    assert denied.exit_code == 1 and "login refused" in denied.output
+
+
+def test_cli_bad_queues_yaml_names_the_line(cli_env: Path) -> None:
+    from ivr.cli.agents import app
+
+    (cli_env / "queues.yaml").write_text("queues:\n  support: {stratgy: linear}\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["list"])
+    assert out.exit_code == 1 and "line 2: queue 'support', field stratgy" in out.output
+
+
+def test_cli_vip_list(cli_env: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.cli.agents import app
+
+    monkeypatch.setenv("IVR_REDIS_URL", redis_url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["vip-add", "+86 139-0000-1111"]).output == "VIP 13900001111\n"
+    assert runner.invoke(app, ["vip-list"]).output == "13800138000\n13900001111\n"
+    assert runner.invoke(app, ["vip-remove", "13900001111"]).output == "removed\n"
+    bad = runner.invoke(app, ["vip-add", "anonymous"])
+    assert bad.exit_code == 1 and "not a phone number" in bad.output

@@ -19,6 +19,9 @@ def build_app() -> typer.Typer:
 
     app.add_typer(users.app, name="users")
     app.command(name="dashboard")(dashboard_cli.run)
+    from ivr.cli import agents
+
+    app.add_typer(agents.app, name="agents")
     return app
 
 
