@@ -1,0 +1,65 @@
+"""`ivr flows check` and `ivr flows show`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ivr.cli.flows import app
+
+FIXTURES = Path(__file__).parent / "flows"
+REPO_FLOWS = Path(__file__).parent.parent / "ivr" / "flows"
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def flows(tmp_path: Path) -> Path:
+    shutil.copy(REPO_FLOWS / "schedules.yaml", tmp_path / "schedules.yaml")
+    shutil.copy(FIXTURES / "basic.yaml", tmp_path / "basic.yaml")
+    return tmp_path
+
+
+def test_check_the_shipped_flows() -> None:
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(REPO_FLOWS)])
+    assert result.exit_code == 0, result.output
+    assert "hotline.yaml: ok" in result.output and "schedules.yaml" not in result.output
+
+
+def test_check_reports_errors_with_lines_and_exits_1(flows: Path) -> None:
+    shutil.copy(FIXTURES / "many_errors.yaml", flows / "many_errors.yaml")
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(flows)])
+    assert result.exit_code == 1
+    assert f"{flows / 'basic.yaml'}: ok" in result.output
+    assert f"{flows / 'many_errors.yaml'}:24: node 'main' field 'choices.1': unknown target 'enquiryy'" in (
+        result.output
+    )
+    assert "many_errors.yaml: FAILED, 5 error(s)" in result.output
+
+
+def test_check_named_files_only(flows: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["check", "--flows-dir", str(flows), str(FIXTURES / "broken_syntax.yaml")]
+    )
+    assert result.exit_code == 1
+    assert "broken_syntax.yaml:9: YAML syntax error" in result.output and "basic.yaml" not in result.output
+
+
+def test_check_fails_on_a_broken_schedules_file(flows: Path) -> None:
+    (flows / "schedules.yaml").write_text("business: {weekly: {mon: [nonsense]}}\n")
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(flows)])
+    assert result.exit_code == 1 and "schedules.yaml" in result.output
+
+
+def test_show_prints_the_graph(flows: Path) -> None:
+    result = CliRunner().invoke(app, ["show", "basic", "--flows-dir", str(flows)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("basic (version ")
+    assert "main [menu]  prompt: menu, invalid, again" in lines
+    assert any(line.split() == ["choices.1", "->", "tag_sales"] for line in lines)
+    shown = [line.split(" [")[0] for line in lines if " [" in line]
+    assert shown[0] == "welcome" and len(shown) == len(set(shown)) == 17  # every node once
