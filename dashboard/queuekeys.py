@@ -3,11 +3,12 @@
     ivr:queue:<q>:callers          hash  uniqueid -> JSON {"caller", "since" (epoch), "vip"}
     ivr:queue:<q>:agents           hash  agent -> JSON {"state": available|ringing|on_call|paused|offline, "since"}
     ivr:queue:<q>:day:<yyyy-mm-dd> hash  offered, answered, answered_in_time, abandoned, overflow:<rule> -> int
-    ivr:queue:<q>:callbacks        zset  callback id by due time (pending callbacks)
+    ivr:callbacks:<q>              zset  pending callbacks (ivr.keys.callback_queue, ivr/queueing/callbacks.py)
 """
 
 from __future__ import annotations
 
+from ivr import keys
 from ivr.keys import PREFIX
 
 
@@ -24,4 +25,4 @@ def day(queue: str, iso_day: str) -> str:
 
 
 def callbacks(queue: str) -> str:
-    return f"{PREFIX}:queue:{queue}:callbacks"
+    return keys.callback_queue(queue)

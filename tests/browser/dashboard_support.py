@@ -68,3 +68,61 @@ def login(client: httpx.Client, name: str, password: str | None = None) -> str:
     m = BODY_CSRF.search(home.text)
     assert m, home.text[:500]
     return m.group(1)
+
+
+TRANSCRIPT_LINES = [
+    ("agent", 0.2, 1.4, "您好，这里是客服热线，请问有什么可以帮您？"),
+    ("caller", 1.6, 2.6, "我的电话是13812345678，宽带断了"),
+    ("agent", 2.8, 3.9, "好的，我马上帮您查一下"),
+]
+
+
+def write_recording(recordings: Path, call_id: str, *, stereo_mixed: bool = True,
+                    seconds: float = 4.0) -> dict[str, Any]:
+    """A real recording made with sox (stereo mixed file, or the two per-speaker mono files) and a
+    transcript JSON beside it, laid out like ivr/recording.py; returns the call record fields."""
+    import json
+    import shutil
+    import subprocess
+
+    sox = shutil.which("sox")
+    assert sox, "sox is needed to make test recordings"
+    day = recordings / "2026" / "03" / "02"
+    day.mkdir(parents=True, exist_ok=True)
+    rec: dict[str, Any] = {"dir": str(day)}
+    if stereo_mixed:
+        mixed = day / f"{call_id}.wav"
+        subprocess.run([sox, "-n", "-r", "8000", "-c", "2", "-b", "16", str(mixed), "synth", str(seconds),
+                        "sine", "440", "sine", "660"], check=True)
+        rec["mixed"] = str(mixed)
+    else:
+        for side, freq in (("caller", "440"), ("agent", "660")):
+            f = day / f"{call_id}-{side}.wav"
+            subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(f), "synth", str(seconds),
+                            "sine", freq], check=True)
+            rec[side] = str(f)
+    transcript = {
+        "call_id": call_id, "language": "zh-CN", "model": "test", "duration": seconds,
+        "utterances": [{"speaker": s, "start": a, "end": b, "text": t, "words": []}
+                       for s, a, b, t in TRANSCRIPT_LINES],
+    }
+    tpath = day / f"{call_id}.transcript.json"
+    tpath.write_text(json.dumps(transcript, ensure_ascii=False), encoding="utf-8")
+    return {"recording": rec, "transcript": {"json": str(tpath), "language": "zh-CN"},
+            "qa": {"flags": [{"kind": "talk_over", "t": 2.0, "speaker": "caller", "detail": {}}]}}
+
+
+def write_call(redis_url: str, call_id: str, start: float, **fields: Any) -> None:
+    """A call record in the layout of ivr/keys.py (hash of JSON values, events list, index zset)."""
+    import json
+
+    import redis as sync_redis
+
+    from ivr import keys
+
+    r = sync_redis.Redis.from_url(redis_url)
+    record = {"call_id": call_id, "start": start, "caller": "13812345678", "called": "4008001234", **fields}
+    r.hset(keys.call(call_id), mapping={k: json.dumps(v, ensure_ascii=False) for k, v in record.items()})
+    r.rpush(keys.call_events(call_id), json.dumps({"t": start, "kind": "node", "node": "welcome"}))
+    r.zadd(keys.CALLS_INDEX, {call_id: start})
+    r.close()
