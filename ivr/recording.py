@@ -56,14 +56,19 @@ class RecordingPaths:
         return self.dir / f"{self.call_id}.transcript.txt"
 
     def to_record(self) -> dict[str, str]:
-        return {"dir": str(self.dir), "caller": str(self.caller), "agent": str(self.agent),
-                "mixed": str(self.mixed)}
+        return {
+            "dir": str(self.dir),
+            "caller": str(self.caller),
+            "agent": str(self.agent),
+            "mixed": str(self.mixed),
+        }
 
 
 def check_call_id(call_id: str) -> str:
     if not _CALL_ID.match(call_id) or ".." in call_id:
         raise RecordingError(
-            f"call id {call_id!r} cannot name a recording: use letters, digits, '.', '-', '_' (max 128)")
+            f"call id {call_id!r} cannot name a recording: use letters, digits, '.', '-', '_' (max 128)"
+        )
     return call_id
 
 
@@ -85,9 +90,13 @@ def recording_paths(recordings_dir: Path, call_id: str, started: datetime) -> Re
 def paths_from_record(call_id: str, value: dict[str, Any]) -> RecordingPaths:
     """RecordingPaths back from the call record's "recording" field."""
     try:
-        return RecordingPaths(caller=Path(value["caller"]), agent=Path(value["agent"]),
-                              dir=Path(value["dir"]), mixed=Path(value.get("mixed") or value["caller"]),
-                              call_id=check_call_id(call_id))
+        return RecordingPaths(
+            caller=Path(value["caller"]),
+            agent=Path(value["agent"]),
+            dir=Path(value["dir"]),
+            mixed=Path(value.get("mixed") or value["caller"]),
+            call_id=check_call_id(call_id),
+        )
     except (KeyError, TypeError) as exc:
         raise RecordingError(f"call {call_id}: field 'recording' lacks {exc}") from exc
 
@@ -124,8 +133,10 @@ async def on_recording_finished(
     rec = {**paths.to_record(), "finished_at": time.time()}
     key = keys.call(call_id)
     await redis_client.hset(key, keys.CALL_RECORDING, json.dumps(rec, ensure_ascii=False))
-    await redis_client.rpush(keys.call_events(call_id),
-                             json.dumps({"t": rec["finished_at"], "kind": "recording", **paths.to_record()}))
+    await redis_client.rpush(
+        keys.call_events(call_id),
+        json.dumps({"t": rec["finished_at"], "kind": "recording", **paths.to_record()}),
+    )
     if language is None:
         raw = await redis_client.hget(key, "language")
         language = json.loads(raw) if raw else None
@@ -133,7 +144,8 @@ async def on_recording_finished(
     sync = _sync_client(redis_client)
     try:
         return await asyncio.to_thread(
-            enqueue_transcription, sync, call_id, language or settings.default_language, settings)
+            enqueue_transcription, sync, call_id, language or settings.default_language, settings
+        )
     finally:
         sync.close()
 

@@ -20,8 +20,26 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MIN_DAYS = 90
-SUFFIXES = frozenset({".wav", ".gsm", ".sln", ".sln16", ".raw", ".ulaw", ".alaw", ".g722", ".mp3",
-                      ".ogg", ".opus", ".flac", ".json", ".txt", ".tmp", ".wav49"})
+SUFFIXES = frozenset(
+    {
+        ".wav",
+        ".gsm",
+        ".sln",
+        ".sln16",
+        ".raw",
+        ".ulaw",
+        ".alaw",
+        ".g722",
+        ".mp3",
+        ".ogg",
+        ".opus",
+        ".flac",
+        ".json",
+        ".txt",
+        ".tmp",
+        ".wav49",
+    }
+)
 _DAY_PARTS = (re.compile(r"^\d{4}$"), re.compile(r"^\d{2}$"), re.compile(r"^\d{2}$"))
 
 
@@ -41,7 +59,9 @@ class PurgeReport:
 
 def cutoff(now: datetime, days: int) -> datetime:
     if days < MIN_DAYS:
-        raise RetentionError(f"retention of {days} days refused: recordings are kept at least {MIN_DAYS} days")
+        raise RetentionError(
+            f"retention of {days} days refused: recordings are kept at least {MIN_DAYS} days"
+        )
     if now.tzinfo is None:
         raise RetentionError(f"now={now.isoformat()} has no time zone")
     return now - timedelta(days=days)

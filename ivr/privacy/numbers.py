@@ -15,10 +15,32 @@ from dataclasses import dataclass
 
 MIN_DIGITS = 7  # below this a number is ordinary; 7-8 digits is already a local landline
 
-_CN = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "三": "3", "四": "4", "五": "5",
-       "六": "6", "七": "7", "八": "8", "九": "9"}
-_EN = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-       "seven": "7", "eight": "8", "nine": "9"}
+_CN = {
+    "零": "0",
+    "〇": "0",
+    "一": "1",
+    "幺": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
+_EN = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
 _WEAK = {"oh": "0", "o": "0"}  # only a digit between or next to other digits
 _MULT = {"double": 2, "triple": 3}
 
@@ -168,13 +190,22 @@ def find_runs(text: str) -> list[Run]:
 
 
 def _run(chunk: list[_Group]) -> Run:
-    return Run("".join(g.digits for g in chunk), chunk[0].start, chunk[-1].end,
-               tuple(len(g.digits) for g in chunk), "".join(g.sep for g in chunk[:-1]))
+    return Run(
+        "".join(g.digits for g in chunk),
+        chunk[0].start,
+        chunk[-1].end,
+        tuple(len(g.digits) for g in chunk),
+        "".join(g.sep for g in chunk[:-1]),
+    )
 
 
 def _is_thousands(run: Run) -> bool:
-    return bool(run.joiners) and set(run.joiners) <= {",", "，"} and run.groups[0] <= 3 \
+    return (
+        bool(run.joiners)
+        and set(run.joiners) <= {",", "，"}
+        and run.groups[0] <= 3
         and all(n == 3 for n in run.groups[1:])
+    )
 
 
 def _looks_like_id(d: str) -> bool:

@@ -40,7 +40,7 @@ def find_sensitive(text: str) -> list[Span]:
 def redact_text(text: str) -> str:
     out, pos = [], 0
     for s in find_sensitive(text):
-        out += [text[pos:s.start], f"[{s.label}]"]
+        out += [text[pos : s.start], f"[{s.label}]"]
         pos = s.end
     return "".join(out) + text[pos:]
 

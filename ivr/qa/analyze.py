@@ -87,25 +87,41 @@ def _spans(transcript: Transcript, speaker: Speaker | None) -> list[tuple[float,
     return out
 
 
-def phrase_flags(transcript: Transcript, lists: PhraseLists, cfg: QaConfig) -> tuple[list[Flag], dict[str, Any]]:
+def phrase_flags(
+    transcript: Transcript, lists: PhraseLists, cfg: QaConfig
+) -> tuple[list[Flag], dict[str, Any]]:
     agent = speech_stream(transcript, "agent", cfg.phrase_max_gap)
-    flags = [Flag(kind="forbidden_phrase", t=t, speaker="agent", detail={"phrase": p.text, "line": p.line})
-             for p, t in find_all(agent, lists.forbidden.phrases)]
+    flags = [
+        Flag(kind="forbidden_phrase", t=t, speaker="agent", detail={"phrase": p.text, "line": p.line})
+        for p, t in find_all(agent, lists.forbidden.phrases)
+    ]
     found: dict[str, float] = {}
     for p, t in find_all(agent, lists.courtesy.phrases):
         found[p.text] = min(t, found.get(p.text, t))
     missing = [p.text for p in lists.courtesy.phrases if p.text not in found]
     if not found:
-        flags.append(Flag(kind="no_courtesy", t=transcript.duration, speaker="agent",
-                          detail={"expected": [p.text for p in lists.courtesy.phrases]}))
+        flags.append(
+            Flag(
+                kind="no_courtesy",
+                t=transcript.duration,
+                speaker="agent",
+                detail={"expected": [p.text for p in lists.courtesy.phrases]},
+            )
+        )
     greetings = sorted(t for _, t in find_all(agent, lists.greeting.phrases))
     if not greetings:
         flags.append(Flag(kind="no_greeting", t=0.0, speaker="agent", detail={"window": cfg.greeting_window}))
     elif greetings[0] > cfg.greeting_window:
-        flags.append(Flag(kind="late_greeting", t=greetings[0], speaker="agent",
-                          detail={"window": cfg.greeting_window}))
-    metrics = {"courtesy_found": found, "courtesy_missing": missing,
-               "greeting_at": greetings[0] if greetings else None}
+        flags.append(
+            Flag(
+                kind="late_greeting", t=greetings[0], speaker="agent", detail={"window": cfg.greeting_window}
+            )
+        )
+    metrics = {
+        "courtesy_found": found,
+        "courtesy_missing": missing,
+        "greeting_at": greetings[0] if greetings else None,
+    }
     return flags, metrics
 
 
@@ -114,25 +130,40 @@ def timing_flags(transcript: Transcript, cfg: QaConfig) -> tuple[list[Flag], dic
     anyone = intervals(transcript, None, cfg.word_join)
     for (_, end), (start, _) in pairwise(anyone):
         if start - end >= cfg.long_silence:
-            flags.append(Flag(kind="long_silence", t=round(end, 2), detail={"seconds": round(start - end, 2)}))
-    agent, caller = intervals(transcript, "agent", cfg.word_join), intervals(transcript, "caller", cfg.word_join)
+            flags.append(
+                Flag(kind="long_silence", t=round(end, 2), detail={"seconds": round(start - end, 2)})
+            )
+    agent, caller = (
+        intervals(transcript, "agent", cfg.word_join),
+        intervals(transcript, "caller", cfg.word_join),
+    )
     for a0, a1 in agent:
         for c0, c1 in caller:
             overlap = min(a1, c1) - max(a0, c0)
             if overlap >= cfg.talkover_min:
                 by: Speaker = "agent" if a0 > c0 else "caller"
-                flags.append(Flag(kind="talk_over", t=round(max(a0, c0), 2), speaker=by,
-                                  detail={"seconds": round(overlap, 2)}))
+                flags.append(
+                    Flag(
+                        kind="talk_over",
+                        t=round(max(a0, c0), 2),
+                        speaker=by,
+                        detail={"seconds": round(overlap, 2)},
+                    )
+                )
     agent_s, caller_s = sum(e - s for s, e in agent), sum(e - s for s, e in caller)
     total = agent_s + caller_s
-    metrics = {"agent_talk_s": round(agent_s, 2), "caller_talk_s": round(caller_s, 2),
-               "agent_share": round(agent_s / total, 3) if total else None,
-               "agent_caller_ratio": round(agent_s / caller_s, 3) if caller_s else None}
+    metrics = {
+        "agent_talk_s": round(agent_s, 2),
+        "caller_talk_s": round(caller_s, 2),
+        "agent_share": round(agent_s / total, 3) if total else None,
+        "agent_caller_ratio": round(agent_s / caller_s, 3) if caller_s else None,
+    }
     return flags, metrics
 
 
-def analyze(transcript: Transcript, lists: PhraseLists, cfg: QaConfig | None = None,
-            *, hangup_by: str | None = None) -> QaResult:
+def analyze(
+    transcript: Transcript, lists: PhraseLists, cfg: QaConfig | None = None, *, hangup_by: str | None = None
+) -> QaResult:
     """Every QA flag of one call, sorted by time."""
     cfg = cfg or QaConfig()
     flags, metrics = phrase_flags(transcript, lists, cfg)

@@ -75,7 +75,8 @@ def list_path(policy_dir: Path, kind: str, language: str) -> Path:
             return path
     raise PhraseListError(
         f"no {kind} phrase list for language {language!r} in {policy_dir} "
-        f"(expected {kind}-phrases-{lang.split('-')[0]}.txt)")
+        f"(expected {kind}-phrases-{lang.split('-')[0]}.txt)"
+    )
 
 
 def load_list(policy_dir: Path, kind: str, language: str) -> PhraseList:
@@ -94,7 +95,7 @@ def find(stream: Sequence[Token | None], phrase: Phrase) -> list[float]:
     (a long pause) that a phrase never spans."""
     n, hits = len(phrase.tokens), []
     for i in range(len(stream) - n + 1):
-        window = stream[i:i + n]
+        window = stream[i : i + n]
         if all(tok is not None and tok.text == want for tok, want in zip(window, phrase.tokens, strict=True)):
             first = window[0]
             assert first is not None

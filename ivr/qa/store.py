@@ -23,18 +23,25 @@ log = logging.getLogger(__name__)
 
 
 def qa_config(settings: Settings) -> QaConfig:
-    return QaConfig(greeting_window=settings.qa_greeting_window, long_silence=settings.qa_long_silence,
-                    talkover_min=settings.qa_talkover_min, phrase_max_gap=settings.qa_phrase_max_gap)
+    return QaConfig(
+        greeting_window=settings.qa_greeting_window,
+        long_silence=settings.qa_long_silence,
+        talkover_min=settings.qa_talkover_min,
+        phrase_max_gap=settings.qa_phrase_max_gap,
+    )
 
 
 def phrase_lists(policy_dir: Path, language: str) -> PhraseLists:
-    return PhraseLists(forbidden=load_list(policy_dir, "forbidden", language),
-                       courtesy=load_list(policy_dir, "courtesy", language),
-                       greeting=load_list(policy_dir, "greeting", language))
+    return PhraseLists(
+        forbidden=load_list(policy_dir, "forbidden", language),
+        courtesy=load_list(policy_dir, "courtesy", language),
+        greeting=load_list(policy_dir, "greeting", language),
+    )
 
 
-def analyse_transcript(settings: Settings, transcript: Transcript, *, hangup_by: str | None = None,
-                       language: str | None = None) -> tuple[QaResult, PhraseLists]:
+def analyse_transcript(
+    settings: Settings, transcript: Transcript, *, hangup_by: str | None = None, language: str | None = None
+) -> tuple[QaResult, PhraseLists]:
     lists = phrase_lists(settings.qa_policy_dir, language or transcript.language or settings.default_language)
     return analyze(transcript, lists, qa_config(settings), hangup_by=hangup_by), lists
 
@@ -44,13 +51,19 @@ def _field(conn: redis.Redis, call_id: str, name: str) -> Any:
     return json.loads(raw) if raw else None
 
 
-def analyse_and_store(conn: redis.Redis, settings: Settings, call_id: str, transcript: Transcript) -> QaResult:
+def analyse_and_store(
+    conn: redis.Redis, settings: Settings, call_id: str, transcript: Transcript
+) -> QaResult:
     """Analyse and write the call record's "qa" field (flags with timestamps, metrics, list digests)."""
     hangup_by = _field(conn, call_id, keys.CALL_HANGUP_BY)
-    result, lists = analyse_transcript(settings, transcript, hangup_by=hangup_by if isinstance(hangup_by, str)
-                                       else None)
-    value = {**result.model_dump(), "at": time.time(),
-             "lists": {pl.kind: pl.digest for pl in (lists.forbidden, lists.courtesy, lists.greeting)}}
+    result, lists = analyse_transcript(
+        settings, transcript, hangup_by=hangup_by if isinstance(hangup_by, str) else None
+    )
+    value = {
+        **result.model_dump(),
+        "at": time.time(),
+        "lists": {pl.kind: pl.digest for pl in (lists.forbidden, lists.courtesy, lists.greeting)},
+    }
     conn.hset(keys.call(call_id), keys.CALL_QA, json.dumps(value, ensure_ascii=False))
     return result
 
@@ -65,12 +78,15 @@ class RerunReport:
 def calls_since(conn: redis.Redis, since: datetime) -> list[str]:
     if since.tzinfo is None:
         raise ValueError(f"--since {since.isoformat()} has no time zone")
-    return [c.decode() if isinstance(c, bytes) else str(c)
-            for c in conn.zrangebyscore(keys.CALLS_INDEX, since.timestamp(), "+inf")]
+    return [
+        c.decode() if isinstance(c, bytes) else str(c)
+        for c in conn.zrangebyscore(keys.CALLS_INDEX, since.timestamp(), "+inf")
+    ]
 
 
-def rerun(conn: redis.Redis, settings: Settings, since: datetime,
-          progress: Callable[[str], None] | None = None) -> RerunReport:
+def rerun(
+    conn: redis.Redis, settings: Settings, since: datetime, progress: Callable[[str], None] | None = None
+) -> RerunReport:
     """Re-analyse every call started at or after `since` that has a transcript."""
     report = RerunReport()
     for call_id in calls_since(conn, since):

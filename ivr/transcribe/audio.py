@@ -46,7 +46,8 @@ def _check_wav_complete(path: Path) -> None:
     expected = frames * width * channels
     if len(data) < expected:
         raise AudioError(
-            f"{path}: truncated WAV: header announces {expected} bytes of audio, file holds {len(data)}")
+            f"{path}: truncated WAV: header announces {expected} bytes of audio, file holds {len(data)}"
+        )
 
 
 def decode(path: Path) -> AudioSegment:
@@ -59,8 +60,9 @@ def decode(path: Path) -> AudioSegment:
     suffix = path.suffix.lower()
     try:
         if suffix in _RAW_RATES:
-            seg = AudioSegment.from_file(path, format="s16le", frame_rate=_RAW_RATES[suffix],
-                                         channels=1, sample_width=2)
+            seg = AudioSegment.from_file(
+                path, format="s16le", frame_rate=_RAW_RATES[suffix], channels=1, sample_width=2
+            )
         else:
             if suffix == ".wav":
                 _check_wav_complete(path)

@@ -58,12 +58,25 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
 
     jid = job_id(call_id)
     q = queue(conn, settings)
-    retry = Retry(max=settings.transcribe_retries, interval=settings.transcribe_retry_intervals) \
-        if settings.transcribe_retries > 0 else None
+    retry = (
+        Retry(max=settings.transcribe_retries, interval=settings.transcribe_retry_intervals)
+        if settings.transcribe_retries > 0
+        else None
+    )
     try:
-        q.enqueue(JOB_FUNC, call_id, language, job_id=jid, unique=True, retry=retry,
-                  job_timeout=settings.transcribe_job_timeout, result_ttl=86400, failure_ttl=30 * 86400,
-                  on_failure=Callback(on_job_failed), description=f"transcribe call {call_id} ({language})")
+        q.enqueue(
+            JOB_FUNC,
+            call_id,
+            language,
+            job_id=jid,
+            unique=True,
+            retry=retry,
+            job_timeout=settings.transcribe_job_timeout,
+            result_ttl=86400,
+            failure_ttl=30 * 86400,
+            on_failure=Callback(on_job_failed),
+            description=f"transcribe call {call_id} ({language})",
+        )
     except DuplicateJobError:
         job = Job.fetch(jid, connection=conn)
         status = job.get_status()
@@ -85,8 +98,11 @@ def transcribe_call(call_id: str, language: str) -> str:
     if job is None:
         raise RuntimeError("transcribe_call runs inside an RQ worker; use pipeline.process_call elsewhere")
     settings = load_settings()
-    attempt = 1 + settings.transcribe_retries - (job.retries_left if job.retries_left is not None
-                                                 else settings.transcribe_retries)
+    attempt = (
+        1
+        + settings.transcribe_retries
+        - (job.retries_left if job.retries_left is not None else settings.transcribe_retries)
+    )
     try:
         return process_call(job.connection, settings, call_id, language, attempt=attempt, job_id=job.id)
     except PERMANENT:
@@ -95,8 +111,13 @@ def transcribe_call(call_id: str, language: str) -> str:
         raise
 
 
-def on_job_failed(job: Any, connection: redis.Redis, exc_type: type[BaseException] | None,
-                  exc_value: BaseException | None, tb: Any) -> None:
+def on_job_failed(
+    job: Any,
+    connection: redis.Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    tb: Any,
+) -> None:
     """RQ failure callback (also for a job abandoned by a dead worker): the reason goes on the record."""
     call_id = str(job.args[0]) if job.args else ""
     if not call_id:
@@ -104,8 +125,14 @@ def on_job_failed(job: Any, connection: redis.Redis, exc_type: type[BaseExceptio
     name = exc_type.__name__ if exc_type else "Error"
     reason = f"{name}: {exc_value}" if exc_value and str(exc_value) else name
     will_retry = bool(job.retries_left) and not isinstance(exc_value, PERMANENT)
-    set_state(connection, call_id, "retrying" if will_retry else "failed", job_id=job.id,
-              reason=reason, failed_at=time.time())
+    set_state(
+        connection,
+        call_id,
+        "retrying" if will_retry else "failed",
+        job_id=job.id,
+        reason=reason,
+        failed_at=time.time(),
+    )
     log.warning("call %s: transcription failed (%s)%s", call_id, reason, "; will retry" if will_retry else "")
 
 
@@ -119,6 +146,7 @@ def failed_jobs(conn: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
         job = Job.fetch(jid, connection=conn)
         info = job.latest_result()
         err = (info.exc_string or "").strip().splitlines() if info else []
-        out.append({"job_id": jid, "call_id": job.args[0] if job.args else None,
-                    "error": err[-1] if err else ""})
+        out.append(
+            {"job_id": jid, "call_id": job.args[0] if job.args else None, "error": err[-1] if err else ""}
+        )
     return out

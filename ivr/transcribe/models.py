@@ -33,7 +33,9 @@ def packaged_model(module: str) -> Path:
     """Directory `model/` inside an installed package, found without importing it."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"model package {module!r} is not installed (pip install {module.replace('_', '-')})")
+        raise ModelError(
+            f"model package {module!r} is not installed (pip install {module.replace('_', '-')})"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 

@@ -51,13 +51,22 @@ def recording_of(conn: redis.Redis, call_id: str) -> RecordingPaths:
     return paths_from_record(call_id, value)
 
 
+def model_name(path: Path) -> str:
+    # A packaged model lives in <package>/model: the package name says which one it is.
+    return path.parent.name if path.name == "model" else path.name
+
+
 def transcribe_paths(settings: Settings, paths: RecordingPaths, language: str) -> Transcript:
     """Recognise both legs of a recording and write its transcript files (atomically)."""
     mpath = model_path(settings, language)
     transcript = transcribe_files(
-        load_model(mpath), paths.caller, paths.agent, rate=settings.transcribe_sample_rate,
-        call_id=paths.call_id, language=language, model_name=mpath.name if mpath.name != "model"
-        else mpath.parent.name,
+        load_model(mpath),
+        paths.caller,
+        paths.agent,
+        rate=settings.transcribe_sample_rate,
+        call_id=paths.call_id,
+        language=language,
+        model_name=model_name(mpath),
     )
     save_transcript(transcript, paths.transcript_json, paths.transcript_text)
     return transcript
@@ -75,10 +84,18 @@ def existing_transcript(paths: RecordingPaths) -> Transcript | None:
 
 
 def link(conn: redis.Redis, paths: RecordingPaths, transcript: Transcript) -> None:
-    set_field(conn, paths.call_id, keys.CALL_TRANSCRIPT, {
-        "json": str(paths.transcript_json), "text": str(paths.transcript_text),
-        "language": transcript.language, "model": transcript.model, "at": time.time(),
-    })
+    set_field(
+        conn,
+        paths.call_id,
+        keys.CALL_TRANSCRIPT,
+        {
+            "json": str(paths.transcript_json),
+            "text": str(paths.transcript_text),
+            "language": transcript.language,
+            "model": transcript.model,
+            "at": time.time(),
+        },
+    )
 
 
 def analyse(conn: redis.Redis, settings: Settings, call_id: str, transcript: Transcript) -> None:
@@ -92,8 +109,9 @@ def analyse(conn: redis.Redis, settings: Settings, call_id: str, transcript: Tra
         set_field(conn, call_id, keys.CALL_QA, {"error": f"{type(exc).__name__}: {exc}", "at": time.time()})
 
 
-def process_call(conn: redis.Redis, settings: Settings, call_id: str, language: str,
-                 *, attempt: int = 1, job_id: str = "") -> str:
+def process_call(
+    conn: redis.Redis, settings: Settings, call_id: str, language: str, *, attempt: int = 1, job_id: str = ""
+) -> str:
     """Transcribe a call's recording unless done; returns "done" or "exists"."""
     paths = recording_of(conn, call_id)
     transcript = existing_transcript(paths)
@@ -119,7 +137,31 @@ def transcript_for_file(settings: Settings, audio: Path, language: str) -> tuple
         base, agent = stem[:-7], audio.parent / f"{stem[:-7]}-agent{suffix}"
     json_path = audio.parent / f"{base}.transcript.json"
     mpath = model_path(settings, language)
-    transcript = transcribe_files(load_model(mpath), audio, agent, rate=settings.transcribe_sample_rate,
-                                  call_id=base, language=language, model_name=mpath.parent.name)
+    transcript = transcribe_files(
+        load_model(mpath),
+        audio,
+        agent,
+        rate=settings.transcribe_sample_rate,
+        call_id=base,
+        language=language,
+        model_name=model_name(mpath),
+    )
     save_transcript(transcript, json_path, audio.parent / f"{base}.transcript.txt")
     return json_path, transcript
+
+
+def pending_calls(conn: redis.Redis) -> list[tuple[str, str | None]]:
+    """Calls with a recording but no transcript on disk: (call id, language from the record)."""
+    out: list[tuple[str, str | None]] = []
+    for raw in conn.zrange(keys.CALLS_INDEX, 0, -1):
+        call_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        rec, link, lang = (
+            json.loads(v) if v else None
+            for v in conn.hmget(keys.call(call_id), [keys.CALL_RECORDING, keys.CALL_TRANSCRIPT, "language"])
+        )
+        if not isinstance(rec, dict):
+            continue
+        if isinstance(link, dict) and Path(str(link.get("json", ""))).is_file():
+            continue
+        out.append((call_id, lang if isinstance(lang, str) else None))
+    return out

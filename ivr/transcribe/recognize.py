@@ -14,19 +14,30 @@ CHUNK_SECONDS = 0.5  # feed size; Vosk's endpointing decides utterance boundarie
 
 
 def _utterance(result: dict[str, Any], speaker: Speaker) -> Utterance | None:
-    words = [Word(word=str(w["word"]), start=float(w["start"]), end=float(w["end"]),
-                  conf=min(1.0, max(0.0, float(w.get("conf", 1.0)))))
-             for w in result.get("result", [])]
+    words = [
+        Word(
+            word=str(w["word"]),
+            start=float(w["start"]),
+            end=float(w["end"]),
+            conf=min(1.0, max(0.0, float(w.get("conf", 1.0)))),
+        )
+        for w in result.get("result", [])
+    ]
     if not words:
         return None
-    return Utterance(speaker=speaker, start=words[0].start, end=words[-1].end,
-                     text=str(result.get("text") or " ".join(w.word for w in words)), words=words)
+    return Utterance(
+        speaker=speaker,
+        start=words[0].start,
+        end=words[-1].end,
+        text=str(result.get("text") or " ".join(w.word for w in words)),
+        words=words,
+    )
 
 
 def _results(recognizer: Any, pcm: bytes, rate: int) -> Iterator[dict[str, Any]]:
     step = int(rate * CHUNK_SECONDS) * 2
     for i in range(0, len(pcm), step):
-        if recognizer.AcceptWaveform(pcm[i:i + step]):
+        if recognizer.AcceptWaveform(pcm[i : i + step]):
             yield json.loads(recognizer.Result())
     yield json.loads(recognizer.FinalResult())
 
@@ -57,7 +68,10 @@ def transcribe_files(
     if agent is not None:
         sources["agent"] = str(agent)
     return Transcript(
-        call_id=call_id, language=language, model=model_name,
+        call_id=call_id,
+        language=language,
+        model=model_name,
         duration=round(max(pcm_seconds(pcm, rate) for pcm in legs.values()), 3),
-        sources=sources, utterances=merge_channels(channels),
+        sources=sources,
+        utterances=merge_channels(channels),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -95,6 +96,49 @@ def parse_transcript(raw: str, where: str = "<transcript>") -> Transcript:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise TranscriptError(f"{where}: field {loc}: {first['msg']}") from exc
+
+
+_LINE = re.compile(r"^\[(\d+):(\d+(?:\.\d+)?)\]\s*(agent|caller|unknown)\s*[:：]\s*(.*)$")
+SECONDS_PER_CHAR = 0.25  # text lines carry no end time; speech is estimated at ~4 characters a second
+
+
+def parse_text(raw: str, where: str = "<transcript>") -> Transcript:
+    """The text form (`[mm:ss.s] speaker: text` lines), e.g. written by hand for a QA check."""
+    utts: list[Utterance] = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        m = _LINE.match(line.strip())
+        if not m:
+            raise TranscriptError(
+                f"{where}:{n}: expected '[mm:ss.s] agent|caller: text', got {line.strip()[:60]!r}"
+            )
+        start = int(m.group(1)) * 60 + float(m.group(2))
+        text = m.group(4)
+        spoken = len(re.sub(r"\s+", "", text))
+        utts.append(
+            Utterance.model_validate(
+                {
+                    "speaker": m.group(3),
+                    "start": start,
+                    "end": start + SECONDS_PER_CHAR * spoken,
+                    "text": text,
+                },
+            )
+        )
+    duration = max((u.end for u in utts), default=0.0)
+    return Transcript(duration=duration, utterances=sorted(utts, key=lambda u: u.start))
+
+
+def load_any(path: Path) -> Transcript:
+    """A transcript file in either form: JSON, or text lines."""
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TranscriptError(f"{path}: cannot read transcript ({exc.strerror})") from exc
+    if Path(path).suffix.lower() == ".json" or raw.lstrip().startswith("{"):
+        return parse_transcript(raw, str(path))
+    return parse_text(raw, str(path))
 
 
 def atomic_write(path: Path, text: str) -> None:

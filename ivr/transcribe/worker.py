@@ -66,7 +66,12 @@ def run_worker(settings: Settings, languages: list[str], options: WorkerOptions)
     conn = redis.Redis.from_url(settings.redis_url)
     cls = _worker_class()
     cls.heartbeat_grace = options.heartbeat_grace
-    worker = cls([queue(conn, settings)], connection=conn, name=options.name,
-                 job_monitoring_interval=options.monitor_interval,
-                 maintenance_interval=options.maintenance_interval, worker_ttl=options.worker_ttl)
+    worker = cls(
+        [queue(conn, settings)],
+        connection=conn,
+        name=options.name,
+        job_monitoring_interval=options.monitor_interval,
+        maintenance_interval=options.maintenance_interval,
+        worker_ttl=options.worker_ttl,
+    )
     return bool(worker.work(burst=options.burst, with_scheduler=True, logging_level="INFO"))
