@@ -98,9 +98,31 @@ def callback_attempts(callback_id: str) -> str:
 
 def callback_queue(queue: str) -> str:
     """Pending callbacks of a queue: zset callback_id scored by the ORIGINAL enqueue time (keeps the place)."""
-    return f"{PREFIX}:callbacks:{queue}"
+    return f"{PREFIX}:queue:{queue}:callbacks"
 
 
 def callback_by_number(number: str) -> str:
     """The open callback of a normalized number (one per number): string callback_id."""
     return f"{PREFIX}:callback-by-number:{number}"
+
+
+# Live queue state, written by the AMI listener (ivr.queueing.live), read by the wallboard.
+def queue_callers(queue: str) -> str:
+    """Callers waiting: hash uniqueid -> JSON {"caller", "since" (epoch), "position", "priority"}."""
+    return f"{PREFIX}:queue:{queue}:callers"
+
+
+def queue_agents(queue: str) -> str:
+    """Members: hash agent -> JSON {"state": available|ringing|on_call|paused|offline, "since", "reason"}."""
+    return f"{PREFIX}:queue:{queue}:agents"
+
+
+def queue_day(queue: str, iso_day: str) -> str:
+    """Today's counters (local day): hash offered, answered, answered_in_time, abandoned, ... -> int."""
+    return f"{PREFIX}:queue:{queue}:day:{iso_day}"
+
+
+def queue_handle_times(queue: str) -> str:
+    """Talk seconds of the queue's most recent calls (newest first, capped): list of JSON numbers.
+    Feeds our wait estimate (ivr.queueing.estimate)."""
+    return f"{PREFIX}:queue:{queue}:handle_times"

@@ -1,0 +1,215 @@
+"""AMI queue events -> live state: callers waiting, each agent's state, today's counters per queue.
+
+LiveReducer is pure: it keeps what it needs between events in memory (first ring of each caller,
+each agent's state and since when) and returns Redis operations plus auto-pause orders; the AMI
+listener applies the operations atomically (liveops.apply_ops) and the pauses via AgentControl.
+A QueueStatus reply (QueueParams, QueueMember..., QueueEntry...) replaces a queue's callers and
+agents, so a listener that (re)connects starts from Asterisk's truth.
+
+Counters (keys.queue_day): offered, answered, answered_in_time (a person within `rings` ring
+cycles of the first ring), abandoned, abandoned_wait_s (sum) and abandoned_wait:<bucket>,
+wait_s (sum over answered), rang_out (offers not picked up). Overflow and callback counters come
+from the engine (liveops.overflow_ops / callback_ops).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ivr import keys
+from ivr.queueing.liveops import Del, HDel, HIncrFloat, HSet, Op, PushCapped, day_ops
+from ivr.queueing.misses import MissCounter, PauseOrder, agent_from_interface
+from ivr.queueing.timing import AnswerTiming, answer_timing
+
+Event = Mapping[str, str]
+ABANDON_BUCKETS = ((10, "0-10s"), (30, "10-30s"), (60, "30-60s"), (120, "60-120s"))
+GONE_KEPT = 1000  # callers who left recently: AgentConnect may arrive after QueueCallerLeave
+
+
+@dataclass
+class Update:
+    ops: list[Op] = field(default_factory=list)
+    pauses: list[PauseOrder] = field(default_factory=list)
+    timings: dict[str, AnswerTiming] = field(default_factory=dict)  # caller uniqueid -> timing
+
+    def extend(self, other: Update) -> None:
+        self.ops += other.ops
+        self.pauses += other.pauses
+        self.timings.update(other.timings)
+
+
+@dataclass
+class _Caller:
+    queue: str
+    since: float
+    first_ring: float | None = None
+
+
+def abandon_bucket(wait_s: float) -> str:
+    return next((name for limit, name in ABANDON_BUCKETS if wait_s <= limit), "120s+")
+
+
+def _iface(e: Event) -> str:
+    """The member's interface: `Interface` in member events, `Location` in QueueStatus's QueueMember."""
+    return agent_from_interface(e.get("Interface") or e.get("Location") or "")
+
+
+def _member_state(e: Event) -> str:
+    """QueueMemberStatus/QueueMember -> wallboard state."""
+    if e.get("Paused") == "1":
+        return "paused"
+    status = e.get("Status", "")
+    if e.get("InCall") == "1" or status in ("2", "3", "8"):
+        return "on_call"
+    if status in ("6", "7"):
+        return "ringing"
+    if status in ("4", "5"):
+        return "offline"
+    return "available"
+
+
+class LiveReducer:
+    def __init__(self, ring_cycle_s: float, rings: int, tz: str, autopause_after_misses: int) -> None:
+        self.ring_cycle_s = ring_cycle_s
+        self.rings = rings
+        self.tz = ZoneInfo(tz)
+        self.misses = MissCounter(autopause_after_misses)
+        self._callers: dict[str, _Caller] = {}
+        self._gone: OrderedDict[str, _Caller] = OrderedDict()
+        self._agents: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, agent) -> (state, since)
+
+    def _day(self, now: float) -> str:
+        return datetime.fromtimestamp(now, self.tz).date().isoformat()
+
+    def feed_many(self, events: Iterable[Event], now: float) -> Update:
+        out = Update()
+        for e in events:
+            out.extend(self.feed(e, now))
+        return out
+
+    def feed(self, e: Event, now: float) -> Update:
+        """One AMI event received at `now` (epoch seconds); unknown events give an empty Update."""
+        handler = getattr(self, "_on_" + e.get("Event", "").lower(), None)
+        return handler(e, now) if handler is not None else Update()
+
+    def _agent(self, queue: str, agent: str, state: str, now: float, reason: str = "") -> list[Op]:
+        prev = self._agents.get((queue, agent))
+        since = prev[1] if prev is not None and prev[0] == state else now
+        self._agents[(queue, agent)] = (state, since)
+        value = {"state": state, "since": since, **({"reason": reason} if reason else {})}
+        return [HSet(keys.queue_agents(queue), agent, value)]
+
+    def _idle_state(self, queue: str, agent: str) -> str:
+        prev = self._agents.get((queue, agent))
+        return "paused" if prev is not None and prev[0] == "paused" else "available"
+
+    # -- callers
+    def _on_queuecallerjoin(self, e: Event, now: float) -> Update:
+        q, uid = e["Queue"], e["Uniqueid"]
+        self._callers[uid] = _Caller(q, now)
+        entry = {"caller": e.get("CallerIDNum", ""), "since": now, "position": int(e.get("Position") or 0),
+                 "priority": int(e.get("Priority") or 0)}
+        return Update([HSet(keys.queue_callers(q), uid, entry), *day_ops(q, self._day(now), {"offered": 1})])
+
+    def _find(self, uid: str) -> _Caller | None:
+        return self._callers.get(uid) or self._gone.get(uid)
+
+    def _on_queuecallerleave(self, e: Event, now: float) -> Update:
+        caller = self._callers.pop(e["Uniqueid"], None)
+        if caller is not None:
+            self._gone[e["Uniqueid"]] = caller
+            while len(self._gone) > GONE_KEPT:
+                self._gone.popitem(last=False)
+        return Update([HDel(keys.queue_callers(e["Queue"]), e["Uniqueid"])])
+
+    def _on_queuecallerabandon(self, e: Event, now: float) -> Update:
+        q, uid = e["Queue"], e["Uniqueid"]
+        caller = self._callers.pop(uid, None) or self._gone.pop(uid, None)
+        since = caller.since if caller else now - float(e.get("HoldTime") or 0)
+        waited = max(0.0, now - since)
+        day = self._day(now)
+        ops: list[Op] = [HDel(keys.queue_callers(q), uid),
+                         *day_ops(q, day, {"abandoned": 1, f"abandoned_wait:{abandon_bucket(waited)}": 1}),
+                         HIncrFloat(keys.queue_day(q, day), "abandoned_wait_s", waited)]
+        timing = answer_timing(since, caller.first_ring if caller else None, None, now, self.ring_cycle_s, self.rings)
+        return Update(ops, timings={uid: timing})
+
+    def _on_queueentry(self, e: Event, now: float) -> Update:
+        q, uid = e["Queue"], e["Uniqueid"]
+        since = now - float(e.get("Wait") or 0)
+        self._callers.setdefault(uid, _Caller(q, since))
+        entry = {"caller": e.get("CallerIDNum", ""), "since": self._callers[uid].since,
+                 "position": int(e.get("Position") or 0), "priority": int(e.get("Priority") or 0)}
+        return Update([HSet(keys.queue_callers(q), uid, entry)])
+
+    # -- agents on calls
+    def _on_agentcalled(self, e: Event, now: float) -> Update:
+        caller = self._callers.get(e["Uniqueid"])
+        if caller is not None and caller.first_ring is None:
+            caller.first_ring = now
+        return Update(self._agent(e["Queue"], _iface(e), "ringing", now))
+
+    def _on_agentringnoanswer(self, e: Event, now: float) -> Update:
+        q, agent = e["Queue"], _iface(e)
+        ops = [*self._agent(q, agent, self._idle_state(q, agent), now), *day_ops(q, self._day(now), {"rang_out": 1})]
+        order = self.misses.missed(agent)
+        return Update(ops, pauses=[order] if order else [])
+
+    def _on_agentconnect(self, e: Event, now: float) -> Update:
+        q, uid, agent = e["Queue"], e["Uniqueid"], _iface(e)
+        self.misses.answered(agent)
+        caller = self._find(uid)
+        since = caller.since if caller else now - float(e.get("HoldTime") or 0)
+        first_ring = caller.first_ring if caller and caller.first_ring else now - float(e.get("RingTime") or 0)
+        timing = answer_timing(since, first_ring, now, None, self.ring_cycle_s, self.rings)
+        day = self._day(now)
+        counters = {"answered": 1, **({"answered_in_time": 1} if timing.within_rings else {})}
+        ops = [*self._agent(q, agent, "on_call", now), *day_ops(q, day, counters),
+               HIncrFloat(keys.queue_day(q, day), "wait_s", timing.wait_s)]
+        return Update(ops, timings={uid: timing})
+
+    def _on_agentcomplete(self, e: Event, now: float) -> Update:
+        q, agent = e["Queue"], _iface(e)
+        ops = self._agent(q, agent, self._idle_state(q, agent), now)
+        talk = float(e.get("TalkTime") or 0)
+        if talk > 0:
+            ops.append(PushCapped(keys.queue_handle_times(q), talk))
+        return Update(ops)
+
+    # -- membership and pauses
+    def _on_queuememberadded(self, e: Event, now: float) -> Update:
+        agent = _iface(e)
+        self.misses.reset(agent)
+        return Update(self._agent(e["Queue"], agent, _member_state(e), now, e.get("PausedReason", "")))
+
+    def _on_queuememberremoved(self, e: Event, now: float) -> Update:
+        q, agent = e["Queue"], _iface(e)
+        self._agents.pop((q, agent), None)
+        self.misses.reset(agent)
+        return Update([HDel(keys.queue_agents(q), agent)])
+
+    def _on_queuememberpause(self, e: Event, now: float) -> Update:
+        agent = _iface(e)
+        self.misses.reset(agent)
+        paused = e.get("Paused") == "1"
+        reason = e.get("PausedReason") or e.get("Reason") or ""
+        state = "paused" if paused else "available"
+        return Update(self._agent(e["Queue"], agent, state, now, reason if paused else ""))
+
+    def _on_queuememberstatus(self, e: Event, now: float) -> Update:
+        state = _member_state(e)
+        reason = e.get("PausedReason", "") if state == "paused" else ""
+        return Update(self._agent(e["Queue"], _iface(e), state, now, reason))
+
+    _on_queuemember = _on_queuememberstatus  # QueueStatus reply: same fields
+
+    def _on_queueparams(self, e: Event, now: float) -> Update:
+        """Start of a queue in a QueueStatus reply: forget what we had, the members/entries follow."""
+        q = e["Queue"]
+        self._callers = {u: c for u, c in self._callers.items() if c.queue != q}
+        self._agents = {k: v for k, v in self._agents.items() if k[0] != q}
+        return Update([Del(keys.queue_callers(q)), Del(keys.queue_agents(q))])
