@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 from starlette.responses import Response
 
-from dashboard import audit_routes, auth_routes, calls, review, wallboard
+from dashboard import audit_routes, auth_routes, calls, incidents, review, wallboard
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.sessions import SessionStore
@@ -75,6 +75,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(calls.build_router())
     app.include_router(audit_routes.build_router())
     app.include_router(review.build_router())
+    app.include_router(incidents.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:
