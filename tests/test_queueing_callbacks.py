@@ -10,6 +10,7 @@ import redis.asyncio
 
 from ivr import keys
 from ivr.queueing.callbacks import CallbackRequest, CallbackStore, Duplicate
+from ivr.queueing.numbers import BadNumber
 from ivr.schedule import Schedule, Weekly
 
 pytestmark = pytest.mark.timeout(20)
@@ -47,8 +48,10 @@ async def test_request_keeps_the_original_place(r: redis.asyncio.Redis) -> None:
 async def test_second_request_from_the_same_number_is_a_duplicate(r: redis.asyncio.Redis) -> None:
     store = CallbackStore(r)
     first = await new(store, "13800000001", enqueued_at=1000.0)
-    again = await store.request("support", "13800000001", "call-2", 1500.0, MON_10)
+    again = await store.request("support", "+86 138-0000-0001", "call-2", 1500.0, MON_10)
     assert isinstance(again, Duplicate) and again.existing.id == first.id
+    with pytest.raises(BadNumber):
+        await store.request("support", "anonymous", "call-3", 1500.0, MON_10)
     assert await r.zcard(keys.callback_queue("support")) == 1
 
 

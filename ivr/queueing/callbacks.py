@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from ivr import keys
+from ivr.queueing.numbers import normalize_number
 from ivr.schedule import Schedule, next_open, schedule_status
 
 if TYPE_CHECKING:
@@ -112,8 +113,10 @@ class CallbackError(RuntimeError):
 
 
 class CallbackStore:
-    def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0, ttl_s: int = 120 * 86400) -> None:
+    def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0, ttl_s: int = 120 * 86400,
+                 country_code: str = "86") -> None:
         self._redis = redis
+        self._country_code = country_code
         self._timeout = timeout
         self._ttl_s = ttl_s  # finished callbacks are kept as long as call records
 
@@ -125,7 +128,11 @@ class CallbackStore:
 
     async def request(self, queue: str, number: str, call_id: str, enqueued_at: float, now: datetime,
                       *, max_attempts: int = 3, retry_delay_s: float = 600) -> CallbackRequest | Duplicate:
-        """Register a callback for a normalized `number`, or return the open one of that number."""
+        """Register a callback to `number` (caller ID or keyed in), or return that number's open one.
+
+        Raises BadNumber for an anonymous or malformed number: there is nothing to call back.
+        """
+        number = normalize_number(number, self._country_code)
         cb_id = uuid.uuid4().hex
         ts = now.timestamp()
         fields: dict[str, Any] = {
