@@ -21,9 +21,10 @@ from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 from starlette.responses import Response
 
-from dashboard import audit_routes, auth_routes, calls, incidents, review, wallboard
+from dashboard import audit_routes, auth_routes, calls, flows_routes, incidents, review, wallboard
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
+from dashboard.flowfiles import FlowFiles
 from dashboard.sessions import SessionStore
 from dashboard.users import DEV_ADMIN, UserStore, check_production_users
 from ivr.clock import Clock, clock_from_settings, zone
@@ -63,6 +64,7 @@ def _localtime_filter(tz: str) -> Callable[[Any], str]:
 
 
 def _start_features(app: FastAPI, svc: Services) -> None:
+    svc.extra["flows"] = FlowFiles(svc.settings.flows_dir, svc.settings.state_dir)
     wb = wallboard.Wallboard(svc)
     svc.extra["wallboard"] = wb
     wb.start()
@@ -76,6 +78,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(audit_routes.build_router())
     app.include_router(review.build_router())
     app.include_router(incidents.build_router())
+    app.include_router(flows_routes.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -61,7 +61,7 @@ def test_logout_needs_csrf_and_ends_the_session(client: TestClient) -> None:
 
 def test_supervisor_cannot_reach_admin_pages(client: TestClient) -> None:
     login(client, "sup")
-    for path in ("/audit", "/api/audit"):
+    for path in ("/audit", "/api/audit", "/flows", "/api/flows"):
         assert client.get(path).status_code == 403, path
 
 

@@ -51,11 +51,11 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 @pytest.fixture
 def dashboard(redis_url: str, tmp_path: Path) -> Iterator[Dashboard]:
-    """`ivr dashboard` on a free port, with copies of the shipped queues and schedules."""
+    """`ivr dashboard` on a free port, with copies of the shipped flows, queues and schedules."""
     flows = tmp_path / "flows"
     flows.mkdir()
-    for name in ("queues.yaml", "schedules.yaml"):
-        shutil.copy(REPO / "ivr" / "flows" / name, flows / name)
+    for f in (REPO / "ivr" / "flows").glob("*.yaml"):
+        shutil.copy(f, flows / f.name)
     for d in ("state", "recordings"):
         (tmp_path / d).mkdir()
     add_users(redis_url)

@@ -1,0 +1,151 @@
+"""Flow editor (admins): graph, checks before saving, diff, atomic save picked up by the FlowStore,
+kept versions restorable, a broken flow never saved, audited."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.flowfiles import FlowFiles, text_version
+from ivr import keys
+from ivr.callflow.store import FlowStore
+from tests.browser.dashboard_support import add_users, dashboard_settings, login
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[1]
+BROKEN_GOTO = ("start: greeting", "start: no_such_node")
+
+
+def copy_flows(flows: Path) -> None:
+    for f in (REPO / "ivr" / "flows").glob("*.yaml"):
+        shutil.copy(f, flows / f.name)
+
+
+@pytest.fixture
+def flows(tmp_path: Path) -> Path:
+    d = tmp_path / "flows"
+    d.mkdir()
+    copy_flows(d)
+    return d
+
+
+@pytest.fixture
+def client(redis_url: str, tmp_path: Path, flows: Path) -> Iterator[TestClient]:
+    add_users(redis_url)
+    with TestClient(create_app(dashboard_settings(redis_url, tmp_path))) as c:
+        yield c
+
+
+def form_value(page: str, name: str) -> str:
+    m = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert m, f"no {name} in page"
+    return html.unescape(m.group(1))
+
+
+def test_supervisors_cannot_open_flows(client: TestClient) -> None:
+    csrf = login(client, "sup")
+    assert client.get("/flows", headers={"accept": "text/html"}).status_code == 403
+    assert client.get("/api/flows").status_code == 403
+    assert client.post("/api/flows/hotline/check", json={"text": ""}, headers={"x-csrf-token": csrf}
+                       ).status_code == 403
+
+
+def test_flow_page_draws_the_graph(client: TestClient) -> None:
+    login(client, "boss")
+    assert "hotline" in client.get("/flows", headers={"accept": "text/html"}).text
+    page = client.get("/flows/hotline", headers={"accept": "text/html"}).text
+    assert "<svg" in page and 'data-node="greeting"' in page and "choices.1" in page
+    assert client.get("/flows/nope", headers={"accept": "text/html"}).status_code == 404
+    assert client.get("/flows/..%2Fqueues", headers={"accept": "text/html"}).status_code in (400, 404)
+
+
+def test_broken_flow_is_never_saved(client: TestClient, flows: Path, redis_url: str) -> None:
+    csrf = login(client, "boss")
+    before = (flows / "hotline.yaml").read_text()
+    broken = before.replace(*BROKEN_GOTO)
+    for step in ("review", "save"):
+        resp = client.post(f"/flows/hotline/{step}", data={"csrf_token": csrf, "text": broken,
+                                                           "base_version": text_version(before)})
+        assert resp.status_code == 400, step
+        assert "Not saved" in resp.text and "no_such_node" in resp.text
+        assert re.search(r"hotline\.yaml:\d+", resp.text), "the error names the file and line"
+    yaml_error = client.post("/flows/hotline/save", data={"csrf_token": csrf, "text": "name: [unclosed\nnodes:",
+                                                          "base_version": text_version(before)})
+    assert yaml_error.status_code == 400 and "YAML syntax error" in yaml_error.text
+    assert (flows / "hotline.yaml").read_text() == before
+    assert not list(flows.glob(".*"))  # no temp file left behind
+    api = client.post("/api/flows/hotline/check", json={"text": broken}, headers={"x-csrf-token": csrf}).json()
+    assert api["ok"] is False and any("no_such_node" in i["text"] for i in api["issues"])
+    assert not any(json.loads(e)["action"].startswith("flow") for e in
+                   redis.Redis.from_url(redis_url).lrange(keys.AUDIT_LOG, 0, -1))
+
+
+def test_review_shows_diff_then_save_keeps_history_and_restore(client: TestClient, flows: Path,
+                                                               redis_url: str) -> None:
+    csrf = login(client, "boss")
+    original = (flows / "hotline.yaml").read_text()
+    edited = original.replace("description: Customer-service hotline", "description: Hotline (edited)")
+    review = client.post("/flows/hotline/review", data={"csrf_token": csrf, "text": edited,
+                                                        "base_version": text_version(original)})
+    assert review.status_code == 200
+    assert "+description: Hotline (edited)" in html.unescape(review.text)
+    assert "-description: Customer-service hotline" in html.unescape(review.text)
+    assert (flows / "hotline.yaml").read_text() == original  # reviewing saves nothing
+
+    saved = client.post("/flows/hotline/save", data={"csrf_token": csrf, "text": edited,
+                                                     "base_version": text_version(original)},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    assert (flows / "hotline.yaml").read_text() == edited
+
+    stale = client.post("/flows/hotline/save", data={"csrf_token": csrf, "text": original,
+                                                     "base_version": text_version(original)})
+    assert stale.status_code == 409 and "changed since you opened it" in stale.text
+    assert (flows / "hotline.yaml").read_text() == edited
+
+    page = client.get("/flows/hotline", headers={"accept": "text/html"}).text
+    entry = form_value(page, "entry")
+    assert entry.endswith(text_version(original))
+    restore = client.post("/flows/hotline/restore", data={"csrf_token": csrf, "entry": entry,
+                                                          "base_version": text_version(edited)})
+    assert restore.status_code == 200 and "restoring" in restore.text
+    back = client.post("/flows/hotline/save", data={"csrf_token": csrf, "text": original, "restored_from": entry,
+                                                    "base_version": text_version(edited)}, follow_redirects=False)
+    assert back.status_code == 303 and (flows / "hotline.yaml").read_text() == original
+    audit = [json.loads(e) for e in redis.Redis.from_url(redis_url).lrange(keys.AUDIT_LOG, 0, -1)]
+    flow_entries = [(e["user"], e["action"], e["target"]) for e in audit if e["action"].startswith("flow")]
+    assert flow_entries == [("boss", "flow_save", "hotline"), ("boss", "flow_restore", "hotline")]
+
+
+async def test_saved_flow_is_picked_up_by_the_flow_store(tmp_path: Path, flows: Path) -> None:
+    store = FlowStore(flows)
+    store.reload_all()
+    old = store.get("hotline")
+    assert old is not None
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(store.watch(stop, debounce_ms=50))
+    await asyncio.sleep(0.3)
+    ff = FlowFiles(flows, tmp_path / "state")
+    text = (flows / "hotline.yaml").read_text().replace("description: Customer-service hotline",
+                                                         "description: reloaded")
+    version, result = ff.save("hotline", text, old.version)
+    assert result.ok and version == text_version(text)
+    for _ in range(60):
+        served = store.get("hotline")
+        if served is not None and served.version == version:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(watcher, 5)
+    served = store.get("hotline")
+    assert served is not None and served.version == version and served.description.startswith("reloaded")
