@@ -1,7 +1,10 @@
 """What the wallboard shows, read from Redis in one round trip per refresh.
 
+The layout is the AMI listener's (ivr.queueing.live, keys queue_callers/queue_agents/queue_day)
+and the callbacks' (keys.callback_queue).
+
 Per queue: callers waiting and the longest wait, agents by state, today's counters (offered,
-answered, answered within 3 rings, abandoned, overflow by rule), callbacks pending; plus whether
+answered, answered within 3 rings, abandoned, overflow by reason), callbacks pending; plus whether
 the `peak` schedule is open and the incident statement is on.
 """
 
@@ -15,7 +18,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from dashboard import queuekeys
 from ivr import keys
 
 AGENT_STATES = ("available", "ringing", "on_call", "paused")
@@ -92,7 +94,9 @@ def _longest_wait(raw: dict[str, str], now: float) -> float:
 
 def _queue_view(name: str, title: str, callers: dict[str, str], agents: dict[str, str],
                 day: dict[str, str], callbacks: int, now: float) -> QueueView:
-    overflow = {k.removeprefix("overflow:"): _int(v) for k, v in day.items() if k.startswith("overflow:")}
+    # The engine counts each overflow by rule and by reason (ivr.queueing.liveops.overflow_ops).
+    overflow = {k.removeprefix("overflow_reason:"): _int(v) for k, v in day.items()
+                if k.startswith("overflow_reason:")}
     return QueueView(
         name=name, title=title, waiting=len(callers), longest_wait_s=_longest_wait(callers, now),
         agents=_agent_counts(agents), offered=_int(day.get("offered")), answered=_int(day.get("answered")),
@@ -107,10 +111,10 @@ async def read_board(redis: Redis, queues: dict[str, str], today: datetime, *, p
     day = today.date().isoformat()
     pipe = redis.pipeline(transaction=False)
     for q in queues:
-        pipe.hgetall(queuekeys.callers(q))
-        pipe.hgetall(queuekeys.agents(q))
-        pipe.hgetall(queuekeys.day(q, day))
-        pipe.zcard(queuekeys.callbacks(q))
+        pipe.hgetall(keys.queue_callers(q))
+        pipe.hgetall(keys.queue_agents(q))
+        pipe.hgetall(keys.queue_day(q, day))
+        pipe.zcard(keys.callback_queue(q))
     pipe.get(keys.INCIDENT)
     res = await pipe.execute()
     views = [

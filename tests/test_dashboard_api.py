@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard import queuekeys
 from dashboard.app import create_app
 from ivr import keys
 from tests.browser.dashboard_support import add_users, dashboard_settings, login
@@ -42,17 +43,22 @@ def test_api_queues_reports_live_state(client: TestClient, redis_url: str) -> No
     login(client, "sup")
     r = redis.Redis.from_url(redis_url)
     now = time.time()
-    r.hset(queuekeys.callers("support"), mapping={
+    r.hset(keys.queue_callers("support"), mapping={
         "a": json.dumps({"caller": "1", "since": now - 30}), "b": json.dumps({"caller": "2", "since": now - 5})})
-    r.hset(queuekeys.agents("support"), mapping={
+    r.hset(keys.queue_agents("support"), mapping={
         "1001": json.dumps({"state": "paused"}), "1002": json.dumps({"state": "ringing"})})
-    r.zadd(queuekeys.callbacks("support"), {"cb1": now + 60})
+    r.zadd(keys.callback_queue("support"), {"cb1": now + 60})
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    r.hset(keys.queue_day("support", day), mapping={
+        "offered": 4, "answered": 3, "answered_in_time": 2, "abandoned": 1, "overflow:max-wait": 2,
+        "overflow_reason:max_wait": 2, "overflow_reason:callers_waiting": 1})
     body = client.get("/api/queues").json()
     assert [q["name"] for q in body["queues"]] == ["support", "complaints"]
     support = body["queues"][0]
     assert support["waiting"] == 2 and 29 <= support["longest_wait_s"] <= 40
     assert support["agents"] == {"available": 0, "ringing": 1, "on_call": 0, "paused": 1}
-    assert support["callbacks_pending"] == 1 and support["service_level_pct"] is None
+    assert support["callbacks_pending"] == 1 and support["service_level_pct"] == 50.0
+    assert support["abandon_pct"] == 25.0 and support["overflow"] == {"max_wait": 2, "callers_waiting": 1}
     assert body["incident"] is None and body["errors"] == []
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-import redis
+from redis.asyncio import Redis
 
-from dashboard import queuekeys
+from ivr.queueing.live import LiveReducer
+from ivr.queueing.liveops import Op, apply_ops
 from tests.browser.conftest import Dashboard, login
-from tests.browser.dashboard_support import PASSWORDS
+from tests.browser.dashboard_support import PASSWORDS, run_async
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -52,30 +50,45 @@ def _wait_for(page: Any, queue: str, value: str, deadline_s: float = 1.0) -> flo
 
 
 def test_waiting_count_follows_callers_entering_and_agents_answering(dashboard: Dashboard, page: Any) -> None:
-    r = redis.Redis.from_url(dashboard.redis_url, decode_responses=True)
+    """Driven by the AMI listener's own reducer: AMI queue events in, live state written to Redis."""
+    reducer = LiveReducer(ring_cycle_s=5.0, rings=3, tz="Asia/Shanghai", autopause_after_misses=0)
+
+    async def write(ops: list[Op]) -> None:
+        r = Redis.from_url(dashboard.redis_url)
+        try:
+            await apply_ops(r, ops)
+        finally:
+            await r.aclose()
+
+    def ami(*events: dict[str, str]) -> None:
+        run_async(write(reducer.feed_many(events, time.time()).ops))
+
     login(page, dashboard, "sup", PASSWORDS["sup"])
     page.wait_for_selector("#live-status:has-text('live')")
     assert _waiting(page, "support") == "0"
 
-    # An agent logs in; a caller enters the support queue (as the AMI listener records it).
-    r.hset(queuekeys.agents("support"), "1001", json.dumps({"state": "available", "since": time.time()}))
-    r.hset(queuekeys.callers("support"), "call-1", json.dumps({"caller": "13800000001", "since": time.time()}))
+    ami({"Event": "QueueMemberAdded", "Queue": "support", "Interface": "PJSIP/1001", "Status": "1", "Paused": "0"})
+    ami({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1700.1", "CallerIDNum": "13800000001",
+         "Position": "1"})
     _wait_for(page, "support", "1")
     assert page.inner_text('[data-q="support"] [data-f="agents.available"]') == "1"
 
-    r.hset(queuekeys.callers("support"), "call-2", json.dumps({"caller": "13800000002", "since": time.time()}))
+    ami({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1700.2", "CallerIDNum": "13800000002",
+         "Position": "2"})
     _wait_for(page, "support", "2")
 
-    # The agent answers call-1: it leaves the queue, the agent is on a call, counters move.
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    pipe = r.pipeline()
-    pipe.hdel(queuekeys.callers("support"), "call-1")
-    pipe.hset(queuekeys.agents("support"), "1001", json.dumps({"state": "on_call", "since": time.time()}))
-    pipe.hincrby(queuekeys.day("support", day), "offered", 1)
-    pipe.hincrby(queuekeys.day("support", day), "answered", 1)
-    pipe.hincrby(queuekeys.day("support", day), "answered_in_time", 1)
-    pipe.execute()
+    # The agent's phone rings and they answer the first caller, who leaves the queue.
+    ami({"Event": "AgentCalled", "Queue": "support", "Uniqueid": "1700.1", "Interface": "PJSIP/1001"})
+    ami({"Event": "AgentConnect", "Queue": "support", "Uniqueid": "1700.1", "Interface": "PJSIP/1001",
+         "HoldTime": "3", "RingTime": "2"},
+        {"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": "1700.1"})
     _wait_for(page, "support", "1")
     assert page.inner_text('[data-q="support"] [data-f="agents.on_call"]') == "1"
-    assert page.inner_text('[data-q="support"] [data-f="service_level_pct"]') == "100.0%"
+    assert page.inner_text('[data-q="support"] [data-f="answered"]') == "1"
+    assert page.inner_text('[data-q="support"] [data-f="service_level_pct"]') == "50.0%"  # 1 of 2 offered
+
+    # The second caller gives up.
+    ami({"Event": "QueueCallerAbandon", "Queue": "support", "Uniqueid": "1700.2", "HoldTime": "9"})
+    _wait_for(page, "support", "0")
+    assert page.inner_text('[data-q="support"] [data-f="abandoned"]') == "1"
     assert _waiting(page, "complaints") == "0"
