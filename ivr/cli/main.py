@@ -7,13 +7,14 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from ivr.cli import asterisk, flows, prompts, serve
+    from ivr.cli import asterisk, demo, flows, prompts, serve
 
     app = typer.Typer(help="Hotline IVR: call flows, FastAGI server, private Asterisk, QA.", no_args_is_help=True)
     app.add_typer(flows.app, name="flows")
     app.add_typer(prompts.app, name="prompts")
     app.add_typer(asterisk.app, name="asterisk")
     app.command(name="serve")(serve.serve)
+    app.command(name="demo")(demo.demo)
     from dashboard import cli as dashboard_cli
     from ivr.cli import users
 

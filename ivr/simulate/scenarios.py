@@ -2,7 +2,7 @@
 
 A caller script is a list of steps:
     Wait(ms)          silence (RTP keeps flowing from Asterisk; we just listen)
-    Dtmf("12")        RFC 4733 DTMF from the pcap files the sip-tester package ships
+    Dtmf("12")        RFC 4733 DTMF, played from pcaps (ivr/simulate/dtmf_pcap.py)
     Audio(path)       stream a raw 8 kHz mu-law file (speech for recordings)
     AwaitHangup(ms)   wait for Asterisk's BYE; if none comes in time, hang up ourselves
     Hangup()          send BYE
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-PCAP_DIR = Path("/usr/share/sip-tester")
-_DTMF_FILES = {**{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)}, "*": "dtmf_2833_star.pcap",
-               "#": "dtmf_2833_pound.pcap"}
-# Each pcap holds one digit lasting ~250 ms; this gap keeps digits distinct.
+from ivr.simulate.dtmf_pcap import write_digit_pcap
+
+# SIPp sends each digit for about 250 ms; this gap keeps digits distinct.
 DIGIT_GAP_MS = 400
 
 
@@ -127,15 +126,14 @@ _RECV_BYE = """  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>
 """
 
 
-def _step_xml(step: Step, bye_label: str) -> str:
+def _step_xml(step: Step, bye_label: str, pcap_dir: Path, counter: list[int]) -> str:
     if isinstance(step, Wait):
         return f'  <pause milliseconds="{step.ms}"/>\n'
     if isinstance(step, Dtmf):
         parts = []
         for d in step.digits:
-            if d not in _DTMF_FILES:
-                raise ValueError(f"no DTMF pcap for digit {d!r}")
-            pcap = escape(str(PCAP_DIR / _DTMF_FILES[d]))
+            pcap = escape(str(write_digit_pcap(pcap_dir, d, counter[0])))
+            counter[0] += 1
             parts.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
                          f'  <pause milliseconds="{DIGIT_GAP_MS}"/>\n')
         return "".join(parts)
@@ -146,9 +144,11 @@ def _step_xml(step: Step, bye_label: str) -> str:
     return f'  <nop next="{bye_label}"/>\n'
 
 
-def caller_scenario(steps: list[Step], name: str = "hotline caller") -> str:
-    """UAC scenario: INVITE (PCMU + telephone-event), then the steps, then BYE unless Asterisk hung up."""
-    body = "".join(_step_xml(s, "bye") for s in steps)
+def caller_scenario(steps: list[Step], pcap_dir: Path, name: str = "hotline caller") -> str:
+    """UAC scenario: INVITE (PCMU + telephone-event), then the steps, then BYE unless Asterisk hung up.
+    DTMF pcaps are written to `pcap_dir`."""
+    counter = [0]
+    body = "".join(_step_xml(s, "bye", pcap_dir, counter) for s in steps)
     if not steps or not isinstance(steps[-1], AwaitHangup | Hangup):
         body += '  <nop next="bye"/>\n'
     return (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{escape(name)}">\n'

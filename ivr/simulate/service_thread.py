@@ -1,5 +1,5 @@
 """Run the FastAGI service (the same `HotlineService` that `ivr serve` runs) in a background
-thread with its own event loop, so a test can drive calls with SIPp and read Redis meanwhile."""
+thread with its own event loop, so a test or the demo can drive calls with SIPp and read Redis meanwhile."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 import threading
 from typing import Any
 
-from ivr.clock import MutableClock
+from ivr.clock import Clock
 from ivr.service import HotlineService
 from ivr.settings import Settings
 
 
 class ServiceThread:
-    def __init__(self, settings: Settings, clock: MutableClock) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
         self.loop = asyncio.new_event_loop()

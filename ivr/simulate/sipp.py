@@ -69,7 +69,7 @@ def place_calls(
     """Place one call per caller id (in order), `rate` new calls per second; blocks until all ended."""
     work = Path(tempfile.mkdtemp(prefix="sipp-", dir=workdir))
     scenario = work / "caller.xml"
-    scenario.write_text(caller_scenario(steps), encoding="ISO-8859-1")
+    scenario.write_text(caller_scenario(steps, work), encoding="ISO-8859-1")
     inf = work / "callers.csv"
     inf.write_text("SEQUENTIAL\n" + "".join(f"{c};\n" for c in callers))
     cmd = [

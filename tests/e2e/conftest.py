@@ -53,7 +53,7 @@ def clock() -> MutableClock:
 
 @pytest.fixture
 def service(e2e_settings: Settings, asterisk: object, clock: MutableClock) -> Iterator[object]:
-    from tests.support.service import ServiceThread
+    from ivr.simulate.service_thread import ServiceThread
 
     svc = ServiceThread(e2e_settings, clock)
     svc.start()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ivr.clock import MutableClock
 from ivr.settings import Settings
+from ivr.simulate.calls import caller_audio
 from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
 from ivr.simulate.sipp import place_calls
 from ivr.simulate.timeline import ms_until_menu
@@ -43,17 +43,6 @@ def test_dtmf_takes_the_menu_branch(e2e_settings: Settings, service: object) -> 
     assert rec["flow"] == "hotline" and rec["flow_version"]
 
 
-def _caller_audio(tmp: Path, lead_silence_s: float) -> Path:
-    """Phone-band mu-law speech (what SIPp streams as RTP) preceded and followed by silence."""
-    speech = tmp / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech),
-                    "My name is Li Lei, please call me back about my broken router."], check=True)
-    out = tmp / "caller.wav"
-    subprocess.run(["sox", str(speech), "-r", "8000", "-c", "1", "-e", "u-law", str(out),
-                    "pad", f"{lead_silence_s:.1f}", "8"], check=True)
-    return out
-
-
 @pytest.mark.timeout(120)
 def test_after_hours_goes_to_voicemail(
     e2e_settings: Settings, service: object, clock: MutableClock, tmp_path: Path
@@ -63,7 +52,7 @@ def test_after_hours_goes_to_voicemail(
     caller = "13800000002"
     result = place_calls(
         _target(e2e_settings), "hotline",
-        [Audio(_caller_audio(tmp_path, lead)), AwaitHangup(60000)], [caller], timeout_s=90,
+        [Audio(caller_audio(tmp_path, lead)), AwaitHangup(60000)], [caller], timeout_s=90,
     )
     assert result.ok, result.stderr[-2000:]
     rec = find_record(e2e_settings.redis_url, caller)
