@@ -18,7 +18,7 @@ from agi.classic.pyst import ClassicAgi
 log = logging.getLogger(__name__)
 
 QUEUE_VARIABLE = "IVR_FALLBACK_QUEUE"
-DEFAULT_QUEUE = "hotline"
+DEFAULT_QUEUE = "support"
 DEFAULT_REASON = "fastagi unavailable"
 REDIS_TIMEOUT_S = 0.5
 DEFAULT_TTL_DAYS = 120
@@ -32,18 +32,21 @@ def run(agi: ClassicAgi, args: list[str]) -> int:
         agi.set_variable(QUEUE_VARIABLE, queue)
     except Exception as e:  # the caller may be gone already; nothing else to do about it
         log.warning("call %s: could not set %s: %s", call_id or "?", QUEUE_VARIABLE, e)
-    note_fallback(call_id, reason)
+    note_fallback(call_id, reason, caller=agi.header.get("agi_callerid", ""),
+                  queue=queue, channel=agi.header.get("agi_channel", ""))
     return 0
 
 
-def note_fallback(call_id: str, reason: str, redis_url: str | None = None) -> bool:
+def note_fallback(
+    call_id: str, reason: str, redis_url: str | None = None, *, caller: str = "", queue: str = "", channel: str = ""
+) -> bool:
     """Best effort: mark ivr:call:<call_id> with fallback=true and the reason. Never raises."""
     if not call_id:
         log.warning("no agi_uniqueid in the AGI header; fallback not recorded")
         return False
     try:
         url, ttl_days = _redis_settings(redis_url)
-        _write(url, call_id, reason, ttl_days * 86400)
+        _write(url, call_id, reason, ttl_days * 86400, {"caller": caller, "channel": channel}, queue)
     except Exception as e:
         log.warning("call %s: fallback not recorded in Redis: %s", call_id, e)
         return False
@@ -66,7 +69,9 @@ def _redis_settings(redis_url: str | None) -> tuple[str, int]:
         return url, DEFAULT_TTL_DAYS
 
 
-def _write(url: str, call_id: str, reason: str, ttl_s: int) -> None:
+def _write(url: str, call_id: str, reason: str, ttl_s: int, identity: dict[str, str], queue: str) -> None:
+    import time
+
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -80,8 +85,16 @@ def _write(url: str, call_id: str, reason: str, ttl_s: int) -> None:
     try:
         pipe = client.pipeline(transaction=False)
         key = keys.call(call_id)
+        now = time.time()
         pipe.hset(key, "fallback", json.dumps(True))
         pipe.hset(key, "fallback_reason", json.dumps(reason, ensure_ascii=False))
+        pipe.hset(key, "fallback_queue", json.dumps(queue, ensure_ascii=False))
+        # A call whose flow failed midway already has a record: only fill what is missing, so
+        # the call still shows in the call list (a server that was down wrote nothing).
+        for field, value in identity.items():
+            pipe.hsetnx(key, field, json.dumps(value, ensure_ascii=False))
+        pipe.hsetnx(key, "start", json.dumps(now))
+        pipe.zadd(keys.CALLS_INDEX, {call_id: now}, nx=True)
         pipe.expire(key, ttl_s)
         pipe.execute()
     finally:
