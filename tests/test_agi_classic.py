@@ -154,7 +154,7 @@ async def test_unknown_script() -> None:
 @pytest.mark.timeout(30)
 async def test_fallback_with_redis_refusing_exits_0_quickly() -> None:
     run = await ClassicRun.start("fallback", "hotline", env={"IVR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    await run.exchange("SET VARIABLE IVR_FALLBACK_QUEUE support", "200 result=1")
+    await run.exchange("SET VARIABLE IVR_FALLBACK_QUEUE hotline", "200 result=1")
     code, rest, err = await run.finish()
     assert (code, rest) == (0, [])
     assert time.monotonic() - run.started < 2
@@ -191,7 +191,7 @@ async def test_fallback_with_redis_hanging_exits_0_quickly(black_hole: Callable[
 @pytest.mark.timeout(30)
 async def test_fallback_records_in_redis(redis_url: str) -> None:
     run = await ClassicRun.start("fallback", "hotline", "AGISTATUS=FAILURE", env={"IVR_REDIS_URL": redis_url})
-    await run.exchange("SET VARIABLE IVR_FALLBACK_QUEUE support", "200 result=1")
+    await run.exchange("SET VARIABLE IVR_FALLBACK_QUEUE hotline", "200 result=1")
     code, rest, err = await run.finish()
     assert (code, rest) == (0, []), err
     client = redis.Redis.from_url(redis_url, decode_responses=True)
