@@ -61,7 +61,7 @@ def decode(path: Path) -> AudioSegment:
     try:
         if suffix in _RAW_RATES:
             seg = AudioSegment.from_file(
-                path, format="s16le", frame_rate=_RAW_RATES[suffix], channels=1, sample_width=2
+                path, format="raw", frame_rate=_RAW_RATES[suffix], channels=1, sample_width=2
             )
         else:
             if suffix == ".wav":

@@ -98,11 +98,10 @@ def transcribe_call(call_id: str, language: str) -> str:
     if job is None:
         raise RuntimeError("transcribe_call runs inside an RQ worker; use pipeline.process_call elsewhere")
     settings = load_settings()
-    attempt = (
-        1
-        + settings.transcribe_retries
-        - (job.retries_left if job.retries_left is not None else settings.transcribe_retries)
-    )
+    # Counted in the job's meta in Redis, so an attempt cut short by a dead worker still counts.
+    attempt = int(job.meta.get("attempts", 0)) + 1
+    job.meta["attempts"] = attempt
+    job.save_meta()  # type: ignore[no-untyped-call]
     try:
         return process_call(job.connection, settings, call_id, language, attempt=attempt, job_id=job.id)
     except PERMANENT:
@@ -131,6 +130,7 @@ def on_job_failed(
         "retrying" if will_retry else "failed",
         job_id=job.id,
         reason=reason,
+        attempt=int(job.meta.get("attempts", 0)),
         failed_at=time.time(),
     )
     log.warning("call %s: transcription failed (%s)%s", call_id, reason, "; will retry" if will_retry else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,15 @@ from typing import Any
 from ivr.transcribe.audio import load_legs, pcm_seconds
 from ivr.transcribe.transcript import Speaker, Transcript, Utterance, Word, merge_channels
 
-CHUNK_SECONDS = 0.5  # feed size; Vosk's endpointing decides utterance boundaries, not this
+CHUNK_SECONDS = 0.5  # feed size; endpoints are checked per chunk, so it is part of the result
+DITHER_SEED = 0
+
+
+def reseed_dither() -> None:
+    """Kaldi dithers features with libc's rand(), so without a fixed seed the words depend on
+    what the process recognised before. Reseeding per channel makes a retry, a second worker
+    and the benchmark's plain loop produce identical words from identical audio."""
+    ctypes.CDLL(None).srand(DITHER_SEED)
 
 
 def _utterance(result: dict[str, Any], speaker: Speaker) -> Utterance | None:
@@ -46,6 +55,7 @@ def recognize_channel(model: Any, pcm: bytes, rate: int, speaker: Speaker) -> li
     """Utterances of one speaker, with word start/end times (seconds) and confidences."""
     import vosk
 
+    reseed_dither()
     recognizer = vosk.KaldiRecognizer(model, rate)
     recognizer.SetWords(True)
     return [u for r in _results(recognizer, pcm, rate) if (u := _utterance(r, speaker)) is not None]

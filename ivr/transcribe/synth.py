@@ -45,13 +45,25 @@ def speak(text: str, voice: str, rate: int = 8000) -> bytes:
     return bytes(seg.set_channels(1).set_sample_width(2).set_frame_rate(rate).raw_data)
 
 
-def synth_call(out_dir: Path, call_id: str, turns: list[Turn], rate: int = 8000) -> tuple[Path, Path, float]:
-    """Write `<call_id>-caller.wav` and `<call_id>-agent.wav`; returns (caller, agent, seconds)."""
+@dataclass(frozen=True)
+class SynthCall:
+    caller: Path
+    agent: Path
+    seconds: float
+    segments: list[tuple[Speaker, float, float]]  # who speaks from when to when (pauses excluded)
+
+
+def synth_call(out_dir: Path, call_id: str, turns: list[Turn], rate: int = 8000) -> SynthCall:
+    """Write `<call_id>-caller.wav` and `<call_id>-agent.wav` as MixMonitor's legs would be."""
     from pydub import AudioSegment
 
     legs: dict[str, bytearray] = {"caller": bytearray(), "agent": bytearray()}
+    segments: list[tuple[Speaker, float, float]] = []
     for turn in turns:
-        pcm = speak(turn.text, turn.voice, rate) + bytes(2 * int(rate * turn.pause_after))
+        speech = speak(turn.text, turn.voice, rate)
+        start = len(legs["caller"]) / 2 / rate
+        segments.append((turn.speaker, start, start + len(speech) / 2 / rate))
+        pcm = speech + bytes(2 * int(rate * turn.pause_after))
         for side, buf in legs.items():
             buf.extend(pcm if side == turn.speaker else bytes(len(pcm)))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,4 +72,4 @@ def synth_call(out_dir: Path, call_id: str, turns: list[Turn], rate: int = 8000)
         path = out_dir / f"{call_id}-{side}.wav"
         AudioSegment(bytes(buf), sample_width=2, frame_rate=rate, channels=1).export(path, format="wav")
         paths[side] = path
-    return paths["caller"], paths["agent"], len(legs["caller"]) / 2 / rate
+    return SynthCall(paths["caller"], paths["agent"], len(legs["caller"]) / 2 / rate, segments)
