@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 from starlette.responses import Response
 
-from dashboard import audit_routes, auth_routes, calls, flows_routes, incidents, review, wallboard
+from dashboard import audit_routes, auth_routes, calls, flows_routes, incidents, review, reviews, wallboard
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFiles
@@ -69,6 +69,9 @@ def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["wallboard"] = wb
     wb.start()
     app.state.on_stop.append(wb.stop)
+    weekly = reviews.weekly_draw(svc)
+    weekly.start()
+    app.state.on_stop.append(weekly.stop)
 
 
 def _mount_features(app: FastAPI) -> None:
@@ -79,6 +82,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(review.build_router())
     app.include_router(incidents.build_router())
     app.include_router(flows_routes.build_router())
+    app.include_router(reviews.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:

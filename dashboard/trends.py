@@ -6,11 +6,8 @@ identical to what supervisors saw at the time, including waiting callers and sta
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,29 +51,3 @@ def charts(samples: list[dict[str, Any]], queue: str, now: datetime) -> str:
                        title=f"{queue}: callers waiting / agents available")
             + line_chart({"≤3 rings": sl}, x_range=x_range, y_max=100, unit="%",
                          title=f"{queue}: % answered within 3 rings"))
-
-
-class Sampler:
-    """Background task: one sample per `interval` seconds while the dashboard runs."""
-
-    def __init__(self, take: Callable[[], Awaitable[None]], interval: float = 60.0) -> None:
-        self._take = take
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._take()
-            except Exception as exc:  # Redis down: skip this minute, the chart shows a gap
-                log.warning("trend sample skipped: %s", exc)
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="trend-sampler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -14,7 +14,8 @@ from dashboard.catalog import Catalog
 from dashboard.deps import CurrentSession, Services, Svc, render
 from dashboard.hub import Hub, sse_events
 from dashboard.livestate import Board, read_board
-from dashboard.trends import Sampler, charts, read_samples, record_sample
+from dashboard.periodic import Periodic
+from dashboard.trends import charts, read_samples, record_sample
 
 
 class Wallboard:
@@ -22,7 +23,7 @@ class Wallboard:
         self.svc = svc
         self.catalog = Catalog(svc.settings.flows_dir, svc.settings.default_language)
         self.hub = Hub(self.snapshot, interval=poll_interval)
-        self.sampler = Sampler(self._sample, interval=sample_interval)
+        self.sampler = Periodic("trend-sampler", self._sample, sample_interval)
 
     async def board(self) -> Board:
         now = self.svc.clock.now()

@@ -1,0 +1,138 @@
+"""Weekly QA sample: for each agent at least N of their recorded calls drawn at random, plus random
+spot checks across all recorded calls, assigned round-robin to the supervisors.
+
+The draw is a pure function of (seed, the week's recorded calls): the seed and a digest of the
+population are stored with the sample, so anyone can redo the draw and get the same calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ivr import keys
+from ivr.clock import zone
+from ivr.state.callrecord import CallStore
+
+MAX_CALLS_PER_WEEK = 200_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    call_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class SampleItem:
+    call_id: str
+    agent: str
+    kind: str  # "agent": the agent's weekly quota; "spot": unannounced spot check
+    reviewer: str
+
+
+@dataclass
+class Sample:
+    week: str
+    seed: int
+    drawn_at: float
+    per_agent: int
+    spot_checks: int
+    population: int
+    population_digest: str
+    reviewers: list[str] = field(default_factory=list)
+    items: list[SampleItem] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Sample:
+        data = json.loads(raw)
+        data["items"] = [SampleItem(**i) for i in data["items"]]
+        return cls(**data)
+
+
+def week_bounds(week: str, tz: str) -> tuple[datetime, datetime]:
+    """Local Monday 00:00 of ISO week '2026-W10' and the next Monday; ValueError names a bad week."""
+    try:
+        year, _, num = week.partition("-W")
+        monday = datetime.fromisocalendar(int(year), int(num), 1)
+    except ValueError as exc:
+        raise ValueError(f"week {week[:20]!r}: want an ISO week like 2026-W10") from exc
+    start = monday.replace(tzinfo=zone(tz))
+    return start, start + timedelta(days=7)
+
+
+def previous_week(now: datetime) -> str:
+    year, week, _ = (now - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def digest(candidates: list[Candidate]) -> str:
+    text = "\n".join(f"{c.call_id}\t{c.agent}" for c in sorted(candidates, key=lambda c: c.call_id))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def draw(candidates: list[Candidate], seed: int, per_agent: int, spot_checks: int,
+         reviewers: list[str]) -> list[SampleItem]:
+    """Deterministic for the same inputs, whatever order the candidates come in."""
+    rng = random.Random(seed)
+    pool = sorted(candidates, key=lambda c: c.call_id)
+    by_agent: dict[str, list[Candidate]] = {}
+    for c in pool:
+        by_agent.setdefault(c.agent, []).append(c)
+    chosen: list[tuple[Candidate, str]] = []
+    for agent in sorted(by_agent):
+        calls = by_agent[agent]
+        chosen += [(c, "agent") for c in rng.sample(calls, min(per_agent, len(calls)))]
+    taken = {c.call_id for c, _ in chosen}
+    rest = [c for c in pool if c.call_id not in taken]
+    chosen += [(c, "spot") for c in rng.sample(rest, min(spot_checks, len(rest)))]
+    order = sorted(reviewers) or ["(unassigned)"]
+    rng.shuffle(chosen)
+    items = [SampleItem(c.call_id, c.agent, kind, order[i % len(order)]) for i, (c, kind) in enumerate(chosen)]
+    return sorted(items, key=lambda i: (i.reviewer, i.agent, i.call_id))
+
+
+async def candidates_of_week(redis: Redis, week: str, tz: str) -> list[Candidate]:
+    """Calls of the week that an agent took and that have a recording."""
+    start, end = week_bounds(week, tz)
+    rows = await CallStore(redis).list(since=start.timestamp(), until=end.timestamp() - 0.001,
+                                       limit=MAX_CALLS_PER_WEEK)
+    return [Candidate(str(r["call_id"]), str(r["agent"])) for r in rows
+            if r.get("agent") and isinstance(r.get("recording"), dict) and r.get("call_id")]
+
+
+async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_checks: int,
+                        reviewers: list[str], now: float, seed: int | None = None) -> tuple[Sample, bool]:
+    """The week's sample, drawn now if there is none yet. (sample, drawn_now)."""
+    raw = await redis.get(keys.qa_sample(week))
+    if raw is not None:
+        return Sample.from_json(raw), False
+    pool = await candidates_of_week(redis, week, tz)
+    seed = secrets.randbits(63) if seed is None else seed
+    sample = Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
+                    population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
+                    items=draw(pool, seed, per_agent, spot_checks, reviewers))
+    if not await redis.set(keys.qa_sample(week), sample.to_json(), nx=True):
+        # Another process drew it between our read and write: theirs stands.
+        again = await redis.get(keys.qa_sample(week))
+        return Sample.from_json(again or sample.to_json()), False
+    return sample, True
+
+
+async def verify(redis: Redis, sample: Sample, tz: str) -> dict[str, Any]:
+    """Redo the draw from the stored seed; equal when the week's recorded calls are unchanged."""
+    pool = await candidates_of_week(redis, sample.week, tz)
+    redo = draw(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
+    same_pool = digest(pool) == sample.population_digest
+    return {"population_unchanged": same_pool,
+            "same_draw": redo == sample.items}
