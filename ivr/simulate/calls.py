@@ -34,9 +34,10 @@ def call_record(redis_url: str, caller: str, timeout: float = 15.0, finished: bo
 
 
 def _newest(client: redis.Redis, caller: str) -> dict[str, Any] | None:
-    for call_id in client.zrevrange(keys.CALLS_INDEX, 0, 200):
-        raw = client.hgetall(keys.call(call_id))
-        rec = {k: json.loads(v) for k, v in raw.items()}
+    for member in client.zrevrange(keys.CALLS_INDEX, 0, 200):
+        call_id = str(member)
+        raw: dict[str, str] = client.hgetall(keys.call(call_id))  # type: ignore[assignment]
+        rec: dict[str, Any] = {k: json.loads(v) for k, v in raw.items()}
         if rec.get("caller") == caller:
             rec["call_id"] = call_id
             rec["events"] = [json.loads(e) for e in client.lrange(keys.call_events(call_id), 0, -1)]
