@@ -214,3 +214,21 @@ def test_store_and_rerun_after_a_list_changes(redis_url: str, tmp_path: Path) ->
     assert stored["flags"][0]["t"] == pytest.approx(11.0 + 3 * 3.0 / 8)
     assert set(stored["lists"]) == {"forbidden", "courtesy", "greeting"}
     assert conn.hget(keys.call("old"), keys.CALL_QA) is None  # before --since: untouched
+
+
+def test_cli_rerun(redis_url: str, tmp_path: Path) -> None:
+    from ivr.cli.main import build_app
+
+    conn = redis.Redis.from_url(redis_url)
+    _stored_call(
+        conn, tmp_path, "r1", datetime(2026, 3, 5, 9, 0, tzinfo=timezone(timedelta(hours=8))), GOOD_CALL
+    )
+    env = {"IVR_REDIS_URL": redis_url, "IVR_TIMEZONE": "Asia/Shanghai"}
+    out = CliRunner().invoke(build_app(), ["qa", "rerun", "--since", "2026-03-05"], env=env)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.strip().splitlines()[-1])["analysed"] == 1
+    assert json.loads(conn.hget(keys.call("r1"), keys.CALL_QA) or "{}")["metrics"]["hangup_by"] == "agent"
+    later = CliRunner().invoke(build_app(), ["qa", "rerun", "--since", "2026-03-05T09:00:01"], env=env)
+    assert json.loads(later.stdout.strip().splitlines()[-1])["analysed"] == 0
+    bad = CliRunner().invoke(build_app(), ["qa", "rerun", "--since", "last week"], env=env)
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output

@@ -223,3 +223,24 @@ def test_worker_killed_mid_job_is_retried_and_one_transcript_results(redis_url: 
     assert transcripts(paths) == [paths.transcript_json]
     assert not list(paths.dir.glob(".*.tmp"))
     assert failed_jobs(conn, settings) == []
+
+
+def test_cli_pending_transcribes_calls_without_transcript(redis_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ivr.cli.main import build_app
+
+    conn = redis.Redis.from_url(redis_url)
+    root = tmp_path / "rec"
+    todo = new_call(conn, root, "pend1", SHORT)
+    bad = new_call(conn, root, "pend2", SHORT)
+    bad.agent.write_bytes(b"")
+    conn.zadd(keys.CALLS_INDEX, {"no-recording": time.time()})
+    out = CliRunner().invoke(build_app(), ["transcribe", "--pending"], env=env_for(redis_url, root))
+    assert out.exit_code == 1, out.output  # one call could not be transcribed
+    assert field(conn, "pend1", keys.CALL_TRANSCRIPTION)["state"] == "done"
+    assert transcripts(todo) == [todo.transcript_json]
+    failed = field(conn, "pend2", keys.CALL_TRANSCRIPTION)
+    assert failed["state"] == "failed" and "recording is empty" in failed["reason"]
+    again = CliRunner().invoke(build_app(), ["transcribe", "--pending"], env=env_for(redis_url, root))
+    assert "pend1" not in again.output  # done calls are no longer pending
