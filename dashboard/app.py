@@ -21,7 +21,17 @@ from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 from starlette.responses import Response
 
-from dashboard import audit_routes, auth_routes, calls, flows_routes, incidents, review, reviews, wallboard
+from dashboard import (
+    audit_routes,
+    auth_routes,
+    calls,
+    flows_routes,
+    incidents,
+    live_routes,
+    review,
+    reviews,
+    wallboard,
+)
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFiles
@@ -83,6 +93,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(incidents.build_router())
     app.include_router(flows_routes.build_router())
     app.include_router(reviews.build_router())
+    app.include_router(live_routes.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:

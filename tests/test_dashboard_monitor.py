@@ -1,0 +1,73 @@
+"""Live monitor: ChanSpy modes in the Originate action, checked input, AMI trouble named; audited."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.monitor import MonitorError, spy_request
+from ivr import keys
+from tests.browser.dashboard_support import add_users, dashboard_settings, login
+from tests.support.components import free_port
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
+def test_originate_rings_the_supervisor_into_chanspy(mode: str, options: str) -> None:
+    action = spy_request(mode, "1001", "PJSIP/2001").action("sup")
+    assert action["Action"] == "Originate" and action["Channel"] == "PJSIP/2001"
+    assert action["Application"] == "ChanSpy" and action["Data"] == f"PJSIP/1001,{options}"
+    assert action["Async"] == "true"
+
+
+@pytest.mark.parametrize(("mode", "agent", "endpoint", "named"), [
+    ("spy", "1001", "PJSIP/2001", "mode 'spy'"),
+    ("listen", "1001,B", "PJSIP/2001", "agent '1001,B'"),
+    ("listen", "PJSIP/1001)|System(rm", "PJSIP/2001", "agent"),
+    ("listen", "1001", "", "supervisor phone ''"),
+])
+def test_bad_input_is_refused_before_any_ami_action(mode: str, agent: str, endpoint: str, named: str) -> None:
+    with pytest.raises(MonitorError, match=named.replace("(", r"\(").replace("|", r"\|")):
+        spy_request(mode, agent, endpoint)
+
+
+@pytest.fixture
+def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    add_users(redis_url)
+    settings = dashboard_settings(redis_url, tmp_path, ami_port=free_port())  # nothing listens there
+    for name in ("queues.yaml", "schedules.yaml"):
+        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_live_page_lists_agents_on_calls_and_ami_trouble_is_named(client: TestClient, redis_url: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    r.hset(keys.queue_agents("support"), mapping={
+        "1001": json.dumps({"state": "on_call", "since": time.time() - 42}),
+        "1002": json.dumps({"state": "available", "since": time.time()})})
+    csrf = login(client, "sup")
+    calls = client.get("/api/live/calls").json()
+    assert [(c["queue"], c["agent"], c["state"]) for c in calls] == [("support", "1001", "on_call")]
+    page = client.get("/live", headers={"accept": "text/html"}).text
+    assert "1001" in page and "1002" not in page and "whisper" in page
+
+    assert client.post("/live/monitor", data={"agent": "1001", "mode": "barge"}).status_code == 403  # CSRF
+    resp = client.post("/live/monitor", data={"agent": "1001", "mode": "barge", "csrf_token": csrf})
+    assert resp.status_code == 502 and "live monitor unavailable" in resp.text and "cannot connect" in resp.text
+    api = client.post("/api/live/monitor", json={"agent": "1001", "mode": "listen"}, headers={"x-csrf-token": csrf})
+    assert api.status_code == 502
+    audit = [json.loads(e) for e in r.lrange(keys.AUDIT_LOG, 0, -1)]
+    monitor = [(e["user"], e["target"], e["detail"]["mode"], e["detail"]["endpoint"], e["detail"]["ok"])
+               for e in audit if e["action"] == "monitor"]
+    assert monitor == [("sup", "1001", "barge", "PJSIP/sup-phone", False),
+                       ("sup", "1001", "listen", "PJSIP/sup-phone", False)]
