@@ -28,6 +28,7 @@ from dashboard import (
     flows_routes,
     incidents,
     live_routes,
+    metrics,
     review,
     reviews,
     wallboard,
@@ -94,6 +95,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(flows_routes.build_router())
     app.include_router(reviews.build_router())
     app.include_router(live_routes.build_router())
+    app.include_router(metrics.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:

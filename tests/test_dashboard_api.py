@@ -112,3 +112,18 @@ def test_openapi_lists_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/queues", "/api/calls", "/api/calls/{call_id}"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_prometheus_metrics_report_queues(client: TestClient, redis_url: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    r.hset(keys.queue_callers("support"), "a", json.dumps({"caller": "1", "since": time.time() - 12}))
+    r.hset(keys.queue_agents("support"), "1001", json.dumps({"state": "on_call"}))
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    r.hset(keys.queue_day("support", day), mapping={"offered": 4, "answered_in_time": 3, "abandoned": 1})
+    text = client.get("/metrics").text  # scraped without a login: aggregates only
+    assert 'ivr_queue_callers_waiting{queue="support"} 1.0' in text
+    assert 'ivr_queue_agents{queue="support",state="on_call"} 1.0' in text
+    assert 'ivr_queue_service_level_ratio{queue="support"} 0.75' in text
+    assert 'ivr_queue_abandon_ratio{queue="support"} 0.25' in text
+    assert 'ivr_queue_callers_waiting{queue="complaints"} 0.0' in text
+    assert "ivr_incident_statement_on 0.0" in text and "13812345678" not in text

@@ -1,0 +1,68 @@
+"""Prometheus /metrics: queue and service-level gauges from the same live state as the wallboard.
+
+Each scrape builds its own registry from one Redis read, so nothing is kept in process-global
+state. Only aggregates are exported (no numbers, no names), so the endpoint needs no login and a
+Prometheus server can scrape it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
+from dashboard.deps import Svc
+from dashboard.livestate import Board
+from dashboard.wallboard import wallboard
+
+
+class _BoardCollector(Collector):
+    def __init__(self, board: Board) -> None:
+        self.board = board
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        def family(name: str, doc: str, labels: tuple[str, ...] = ("queue",)) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"ivr_{name}", doc, labels=list(labels))
+
+        waiting = family("queue_callers_waiting", "Callers waiting in the queue now")
+        longest = family("queue_longest_wait_seconds", "Longest current wait in the queue")
+        agents = family("queue_agents", "Queue members by state", ("queue", "state"))
+        today = family("queue_calls_today", "Today's calls by outcome (local day)", ("queue", "outcome"))
+        sl = family("queue_service_level_ratio", "Today's share of offered calls answered within 3 rings")
+        abandon = family("queue_abandon_ratio", "Today's share of offered calls abandoned")
+        overflow = family("queue_overflow_today", "Today's overflows by reason", ("queue", "reason"))
+        callbacks = family("queue_callbacks_pending", "Callbacks waiting to be dialled")
+        for q in self.board.queues:
+            waiting.add_metric([q.name], q.waiting)
+            longest.add_metric([q.name], q.longest_wait_s)
+            for state, n in q.agents.items():
+                agents.add_metric([q.name, state], n)
+            for outcome, n in (("offered", q.offered), ("answered", q.answered),
+                               ("answered_in_time", q.answered_in_time), ("abandoned", q.abandoned)):
+                today.add_metric([q.name, outcome], n)
+            if q.offered:
+                sl.add_metric([q.name], q.answered_in_time / q.offered)
+                abandon.add_metric([q.name], q.abandoned / q.offered)
+            for reason, n in q.overflow.items():
+                overflow.add_metric([q.name, reason], n)
+            callbacks.add_metric([q.name], q.callbacks_pending)
+        incident = GaugeMetricFamily("ivr_incident_statement_on", "1 while the incident statement is on")
+        incident.add_metric([], 1 if self.board.incident else 0)
+        peak = GaugeMetricFamily("ivr_peak_window", "1 while the peak schedule is open")
+        peak.add_metric([], 1 if self.board.peak else 0)
+        return [waiting, longest, agents, today, sl, abandon, overflow, callbacks, incident, peak]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", tags=["live"], summary="Prometheus metrics: queues and service level",
+                response_class=Response)
+    async def metrics(svc: Svc) -> Response:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_BoardCollector(await wallboard(svc).board()))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
