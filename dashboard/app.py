@@ -18,6 +18,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 from starlette.responses import Response
 
@@ -120,7 +121,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         resp: Response = await call_next(request)
-        if not request.url.path.startswith(("/docs", "/redoc")):
+        if not request.url.path.startswith(("/docs", "/redoc", "/static-offline-docs")):
             resp.headers.setdefault("Content-Security-Policy", CSP)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
@@ -145,8 +146,9 @@ def create_app(settings: Settings, *, redis: Redis | None = None, clock: Clock |
             if redis is None:
                 await client.aclose()
 
-    app = FastAPI(title="Hotline IVR dashboard", version="0.1.0", lifespan=lifespan,
-                  description="Wallboard, call review and QA scoring, incidents, call flows.")
+    # Swagger UI and ReDoc served from the package, not a CDN: the browsers here have no internet.
+    app = FastAPIOffline(title="Hotline IVR dashboard", version="0.1.0", lifespan=lifespan,
+                         description="Wallboard, call review and QA scoring, incidents, call flows.")
     app.state.on_stop = []
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_handlers(app)

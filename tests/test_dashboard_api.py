@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -111,7 +112,10 @@ def test_audit_log_is_for_admins(client: TestClient) -> None:
 def test_openapi_lists_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/queues", "/api/calls", "/api/calls/{call_id}"} <= set(paths)
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()
+    js = re.search(r'src="([^"]+swagger-ui-bundle\.js)"', docs.text)
+    assert js and client.get(js.group(1)).status_code == 200  # served locally
 
 
 def test_prometheus_metrics_report_queues(client: TestClient, redis_url: str) -> None:
