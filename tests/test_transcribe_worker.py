@@ -111,9 +111,7 @@ def transcripts(paths: RecordingPaths) -> list[Path]:
 SHORT = [Turn("agent", "您好", pause_after=0.3), Turn("caller", "你好", pause_after=0.2)]
 
 
-def test_queued_twice_one_job_one_transcript(
-    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_queued_twice_one_job_one_transcript(redis_url: str, tmp_path: Path) -> None:
     conn = redis.Redis.from_url(redis_url)
     env = env_for(redis_url, tmp_path / "rec")
     settings = load_settings(redis_url=redis_url, transcribe_retries=2, transcribe_retry_intervals=[0])
@@ -138,7 +136,6 @@ def test_queued_twice_one_job_one_transcript(
     # Even if the job record expired, the job itself links the transcript instead of redoing it.
     from ivr.transcribe.pipeline import process_call
 
-    monkeypatch.setenv("IVR_REDIS_URL", redis_url)
     assert process_call(conn, settings, "dup1", "zh-CN") == "exists"
     assert paths.transcript_json.stat().st_mtime_ns == stamp
     assert transcripts(paths) == [paths.transcript_json]

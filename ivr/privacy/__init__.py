@@ -1,1 +1,1 @@
-"""See the modules; nothing is loaded at import."""
+"""Redaction of customer data (phone, ID, card numbers, e-mail) in transcripts shown to supervisors."""

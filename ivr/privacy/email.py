@@ -19,7 +19,9 @@ _AT = r"(?:\s*[@＠]\s*|\s+at\s+|\s*艾特\s*|\s*at\s*(?=[^\x00-\x7f])|(?<=[^\x0
 _DOT = r"(?:\s*(?:\.|\bdot\b|点|點)\s*)"
 _LABEL = rf"(?:{_DIGITS}(?![A-Za-z])|[A-Za-z0-9][A-Za-z0-9-]*)"
 
-WRITTEN = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+){0,6}\.[A-Za-z]{2,}\b")
+WRITTEN = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+){0,6}\.[A-Za-z]{2,}\b"
+)
 SPOKEN = re.compile(
     rf"(?<![A-Za-z0-9]){_ATOM}(?:{_JOIN}{_ATOM}){{0,8}}{_AT}{_LABEL}(?:{_DOT}{_LABEL}){{0,6}}{_DOT}{_TLD}\b",
     re.IGNORECASE,

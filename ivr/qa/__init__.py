@@ -1,1 +1,1 @@
-"""See the modules; nothing is loaded at import."""
+"""QA analytics of transcribed calls: forbidden/courtesy phrases, greeting, silence, talk-over."""

@@ -1,1 +1,1 @@
-"""See the modules; nothing is loaded at import."""
+"""Recorded calls -> dialogue transcripts with Vosk, on an RQ queue (see docs/transcription.md)."""
