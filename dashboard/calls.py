@@ -11,7 +11,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from dashboard.deps import CurrentSession, Svc, render
 from dashboard.sessions import Session
@@ -68,16 +68,17 @@ async def list_calls(svc: Svc, *, since: float | None, until: float | None, limi
 def build_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/api/calls", tags=["calls"], summary="Call records, newest first")
+    @router.get("/api/calls", tags=["calls"], summary="Call records, newest first",
+                response_model=list[dict[str, Any]])
     async def api_calls(
         svc: Svc, session: CurrentSession,
         since: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
         until: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         queue: str | None = None, agent: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Response:
         rows = await list_calls(svc, since=since, until=until, limit=limit, queue=queue, agent=agent)
-        return [summary(for_role(r, session)) for r in rows]
+        return JSONResponse([summary(for_role(r, session)) for r in rows])
 
     @router.get("/api/calls/{call_id}", tags=["calls"], summary="One call record with its events")
     async def api_call(call_id: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class SessionStore:
         if not session_id or len(session_id) > 100:
             return None
         key = keys.dashboard_session(session_id)
-        raw = await self._r.get(key)
+        raw = await self._r.getex(key, ex=self.idle)  # read and restart the idle timer in one round trip
         if raw is None:
             return None
         data = cast(dict[str, object], json.loads(raw))
@@ -66,7 +66,8 @@ class SessionStore:
         if left <= 0:
             await self._r.delete(key)
             return None
-        await self._r.expire(key, min(self.idle, left))
+        if left < self.idle:
+            await self._r.expire(key, left)
         return Session(id=session_id, user=str(data["user"]), role=cast(Role, data["role"]),
                        csrf=str(data["csrf"]), created=created)
 

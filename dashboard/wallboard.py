@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from html import escape
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -24,6 +26,10 @@ class Wallboard:
         self.catalog = Catalog(svc.settings.flows_dir, svc.settings.default_language)
         self.hub = Hub(self.snapshot, interval=poll_interval)
         self.sampler = Periodic("trend-sampler", self._sample, sample_interval)
+        self.cache_s = min(0.1, poll_interval)
+        self._snap: dict[str, Any] | None = None
+        self._snap_at = 0.0
+        self._inflight: asyncio.Future[dict[str, Any]] | None = None
 
     async def board(self) -> Board:
         now = self.svc.clock.now()
@@ -33,9 +39,19 @@ class Wallboard:
         board.extra["errors"] = self.catalog.errors
         return board
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def _compute(self) -> dict[str, Any]:
         board = await self.board()
-        return {**board.to_json(), "errors": board.extra["errors"]}
+        snap = {**board.to_json(), "errors": board.extra["errors"]}
+        self._snap, self._snap_at = snap, time.monotonic()
+        return snap
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The current board, at most `cache_s` old: concurrent API requests share one Redis read."""
+        if self._snap is not None and time.monotonic() - self._snap_at < self.cache_s:
+            return self._snap
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._compute())
+        return await asyncio.shield(self._inflight)
 
     async def _sample(self) -> None:
         await record_sample(self.svc.redis, await self.board(), self.svc.clock.now())
@@ -103,7 +119,8 @@ def build_router() -> APIRouter:
 
     @router.get("/api/queues", response_model=QueuesOut, tags=["live"],
                 summary="Live state of every queue (what the wallboard shows)")
-    async def api_queues(svc: Svc, session: CurrentSession) -> dict[str, Any]:
-        return await wallboard(svc).snapshot()
+    async def api_queues(svc: Svc, session: CurrentSession) -> Response:
+        # Already plain JSON types: skip response-model validation on this hot path.
+        return JSONResponse(await wallboard(svc).snapshot())
 
     return router

@@ -53,6 +53,7 @@ def test_api_queues_reports_live_state(client: TestClient, redis_url: str) -> No
     r.hset(keys.queue_day("support", day), mapping={
         "offered": 4, "answered": 3, "answered_in_time": 2, "abandoned": 1, "overflow:max-wait": 2,
         "overflow_reason:max_wait": 2, "overflow_reason:callers_waiting": 1})
+    time.sleep(0.15)  # /api/queues may serve a snapshot up to 0.1 s old (shared by concurrent requests)
     body = client.get("/api/queues").json()
     assert [q["name"] for q in body["queues"]] == ["support", "complaints"]
     support = body["queues"][0]
@@ -66,6 +67,7 @@ def test_api_queues_reports_live_state(client: TestClient, redis_url: str) -> No
 def test_api_queues_names_a_broken_queues_file(client: TestClient, redis_url: str, tmp_path: Path) -> None:
     login(client, "sup")
     (tmp_path / "flows" / "queues.yaml").write_text("queues:\n  support:\n    strategy: sideways\n")
+    time.sleep(0.15)
     errors = client.get("/api/queues").json()["errors"]
     assert errors and "queues.yaml" in errors[0] and "line 3" in errors[0]
 
