@@ -62,4 +62,4 @@ def test_show_prints_the_graph(flows: Path) -> None:
     assert "main [menu]  prompt: menu, invalid, again" in lines
     assert any(line.split() == ["choices.1", "->", "tag_sales"] for line in lines)
     shown = [line.split(" [")[0] for line in lines if " [" in line]
-    assert shown[0] == "welcome" and len(shown) == len(set(shown)) == 17  # every node once
+    assert shown[0] == "welcome" and len(shown) == len(set(shown)) == 18  # every node once

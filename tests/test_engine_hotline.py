@@ -41,17 +41,18 @@ async def hotline_call(
 
 
 async def test_greeting_then_repair_to_the_hotline_queue(tmp_path: Path, prompts_dir: Path) -> None:
-    outcome, ch, rec = await hotline_call(tmp_path, prompts_dir, OPEN, ["", "2"])
+    outcome, ch, rec = await hotline_call(tmp_path, prompts_dir, OPEN, ["", "2", "4"])  # 4: the survey
     assert outcome == "queued"
     greeting = str(prompt_file("您好，这里是星海科技客服热线，请问有什么可以帮您？", "zh-CN", prompts_dir))
     assert ch.played()[0] == greeting
     assert rec.path() == ["greeting", "choose_language", "incident_check", "hours", "main_menu", "repair",
-                          "repair_intro", "agent_queue"]
-    assert rec.fields["category"] == "repair" and ch.execs("Queue") == [("support", "", "", "", "300")]
+                          "repair_intro", "agent_queue", "survey", "goodbye"]
+    assert rec.fields["category"] == "repair" and ch.execs("Queue") == [("support", "c", "", "", "300")]
+    assert rec.fields["survey"]["score"] == 4
 
 
 async def test_complaints_queue_with_priority_in_english(tmp_path: Path, prompts_dir: Path) -> None:
-    outcome, ch, rec = await hotline_call(tmp_path, prompts_dir, OPEN, [during_play("9"), "3"])
+    outcome, ch, rec = await hotline_call(tmp_path, prompts_dir, OPEN, [during_play("9"), "3", "5"])
     assert outcome == "queued" and rec.fields["language"] == "en-US"
     assert ch.variables["QUEUE_PRIO"] == "5" and rec.fields["category"] == "complaint"
 

@@ -23,7 +23,7 @@ SAFE_NAME = r"^[A-Za-z0-9_.-]+$"
 # Call-record fields the engine writes itself; `set` may not overwrite them.
 RESERVED_CALL_FIELDS = frozenset(
     {"caller", "called", "flow", "flow_version", "language", "channel", "start", "end", "outcome",
-     "queue", "voicemail", "incident_played", "schedule_status"}
+     "queue", "voicemail", "incident_played", "schedule_status", "survey", "overflow", "callback"}
 )
 
 
@@ -153,9 +153,11 @@ class QueueNode(NodeSpec):
     prompt: str | None = None
     on: QueueBranches = QueueBranches()
     otherwise: str
+    answered: str | None = None  # after the agent hangs up (Queue option c), e.g. a survey; None: call ends
 
     def refs(self) -> list[Ref]:
         refs = [*_optional("prompt", "prompt", self.prompt), Ref("node", "otherwise", self.otherwise)]
+        refs += _optional("node", "answered", self.answered)
         return refs + [Ref("node", f"on.{k}", v) for k, v in self.on.model_dump().items() if v]
 
 
@@ -265,12 +267,30 @@ class HangupNode(NodeSpec):
         return _optional("prompt", "prompt", self.prompt)
 
 
+class SurveyNode(NodeSpec):
+    """Post-call satisfaction survey: one DTMF key 1..scale, stored on the call record as `survey`."""
+
+    type: Literal["survey"]
+    prompt: str  # the question, e.g. "press 1 (very unsatisfied) to 5 (very satisfied)"
+    scale: int = Field(5, ge=2, le=9, description="highest key; answers are 1..scale")
+    timeout: float = Field(8.0, gt=0, le=60, description="seconds to wait for a key")
+    retries: int = Field(1, ge=0, le=5)
+    invalid: str | None = None  # prompt after a key outside 1..scale
+    thanks: str | None = None  # prompt after an answer
+    next: str
+
+    def refs(self) -> list[Ref]:
+        refs = [Ref("prompt", "prompt", self.prompt), Ref("node", "next", self.next)]
+        return refs + _optional("prompt", "invalid", self.invalid) + _optional("prompt", "thanks", self.thanks)
+
+
 NodeTypes = Registry[type[NodeSpec]]
 
 BUILTIN_NODES: tuple[tuple[str, type[NodeSpec]], ...] = (
     ("play", PlayNode), ("menu", MenuNode), ("schedule", ScheduleNode), ("incident", IncidentNode),
     ("language", LanguageNode), ("queue", QueueNode), ("transfer", TransferNode),
     ("voicemail", VoicemailNode), ("set", SetNode), ("goto", GotoNode), ("hangup", HangupNode),
+    ("survey", SurveyNode),
 )
 
 

@@ -1,7 +1,10 @@
-"""Runners that hand the caller to someone: queue, transfer (Dial), voicemail (Record).
+"""Runners that hand the caller to someone: queue, transfer (Dial), voicemail (Record), and the
+survey after the agent hung up.
 
 A hangup while Asterisk runs the application counts as that outcome ("queued",
 "transferred", "voicemail"): the flow did its job, what happened next is the AMI's story.
+With a QueueRuntime (the service has one when queues.yaml loads) the queue node runs live
+(ivr/engine/queue_wait.py); without one it is a single plain Queue().
 """
 
 from __future__ import annotations
@@ -9,11 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from ivr.callflow.nodes import QueueNode, TransferNode, VoicemailNode
+from ivr.callflow.nodes import QueueNode, SurveyNode, TransferNode, VoicemailNode
 from ivr.engine.context import CallContext, End, Step
+
+if TYPE_CHECKING:
+    from ivr.engine.queue_wait import QueueRuntime
+    from ivr.engine.runners import Runner
 
 log = logging.getLogger(__name__)
 # QUEUESTATUS is not set (or CONTINUE) when an agent answered and the bridge ended.
@@ -37,14 +45,52 @@ async def run_queue(node: QueueNode, ctx: CallContext) -> Step:
     ctx.recorder.set("queue", node.queue)
     ctx.event("queue", queue=node.queue, timeout=node.timeout, priority=node.priority)
     ctx.result = "queued"
-    # Queue(queuename,options,URL,announceoverride,timeout)
-    await ctx.channel.exec("Queue", node.queue, "", "", "", str(node.timeout))
+    # Queue(queuename,options,URL,announceoverride,timeout); c: continue when the agent hangs up
+    await ctx.channel.exec("Queue", node.queue, "c" if node.answered else "", "", "", str(node.timeout))
     status = (await ctx.channel.get_variable("QUEUESTATUS") or "").upper()
     ctx.event("queue_result", queue=node.queue, status=status or "ANSWERED")
     if status in _QUEUE_ANSWERED:
-        return End("queued")
+        return node.answered or End("queued")
     ctx.result = None
     return _branch(node.on, status) or node.otherwise
+
+
+def queue_runner(runtime: QueueRuntime | None) -> Runner:
+    """The queue node's runner: live (announcements, overflow, callbacks) with a runtime, else plain."""
+    if runtime is None:
+        return run_queue
+    from ivr.engine.queue_wait import run_live_queue
+
+    async def run(node: QueueNode, ctx: CallContext) -> Step:
+        if node.queue not in runtime.cfg.queues:  # a queue queues.yaml does not know: plain Queue()
+            return await run_queue(node, ctx)
+        return await run_live_queue(node, ctx, runtime)
+
+    return run
+
+
+async def run_survey(node: SurveyNode, ctx: CallContext) -> Step:
+    """One key 1..scale after the call; `survey` on the record says the score or why there is none."""
+    valid = {str(i) for i in range(1, node.scale + 1)}
+    heard = ""
+    for attempt in range(1, node.retries + 2):
+        path = await ctx.prompt_path(node.prompt)
+        digits = await ctx.channel.get_data(path, int(node.timeout * 1000), 1) or ""
+        ctx.event("dtmf" if digits else "no_input", digits=digits, attempt=attempt, during="survey")
+        if digits in valid:
+            ctx.recorder.set("survey", {"score": int(digits), "scale": node.scale, "attempt": attempt,
+                                        "node": ctx.node_id})
+            ctx.event("survey", score=int(digits), scale=node.scale)
+            if node.thanks is not None:
+                await ctx.play(node.thanks)
+            return node.next
+        heard = heard or digits
+        if digits and node.invalid is not None and attempt <= node.retries:
+            await ctx.play(node.invalid)
+    ctx.recorder.set("survey", {"score": None, "scale": node.scale, "reason": "invalid" if heard else "no_input",
+                                "node": ctx.node_id})
+    ctx.event("survey", score=None, scale=node.scale)
+    return node.next
 
 
 async def run_transfer(node: TransferNode, ctx: CallContext) -> Step:
