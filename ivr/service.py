@@ -28,6 +28,7 @@ class HotlineService:
         from agi.server import FastAgiServer
         from ivr.callflow.store import FlowStore
         from ivr.engine.engine import FlowEngine
+        from ivr.engine.runners import build_runner_registry
         from ivr.schedule import load_schedules
         from ivr.state.callrecord import CallRecorder
         from ivr.state.redis import RedisHub
@@ -40,14 +41,17 @@ class HotlineService:
         self.store = FlowStore(s.flows_dir)
         self.store.reload_all()
         await self._build_prompts()
+        schedules = load_schedules(s.flows_dir / "schedules.yaml")
+        queues = self._queue_runtime(schedules)
         self.engine = FlowEngine(
             store=self.store,
-            schedules=load_schedules(s.flows_dir / "schedules.yaml"),
+            schedules=schedules,
             clock=self.clock,
             redis_getter=self.hub.client,
             prompts_dir=s.prompts_path,
             recordings_dir=s.recordings_dir,
             recorder_factory=lambda: CallRecorder(self.writer),
+            runners=build_runner_registry(queues),
         )
         self.server = FastAgiServer(
             self.engine.handler_for, host=s.agi_host, port=s.agi_port, max_calls=s.agi_max_calls,
@@ -55,8 +59,33 @@ class HotlineService:
         )
         await self.server.start()
         self._spawn(self.store.watch(), "flow-watch")
+        if queues is not None:
+            self._start_queue_services(queues, schedules)
         self._started = True
         log.info("serving flows %s on agi://%s:%s", ", ".join(self.store.names()), s.agi_host, self.server.port)
+
+    def _queue_runtime(self, schedules: dict[str, Any]) -> Any:
+        """Live queues (announcements, overflow, callbacks) when queues.yaml loads; else plain Queue()."""
+        from ivr.engine.queue_wait import QueueRuntime
+        from ivr.queueing.config import QueueConfigError, load_queue_config
+        from ivr.queueing.listener import QueuePasses
+
+        try:
+            cfg = load_queue_config(self.settings.flows_dir / "queues.yaml", schedules=schedules)
+        except QueueConfigError as exc:
+            log.error("queues not live (plain Queue() only): %s", exc)
+            return None
+        return QueueRuntime(cfg, QueuePasses(), timezone=self.settings.timezone)
+
+    def _start_queue_services(self, queues: Any, schedules: dict[str, Any]) -> None:
+        """The AMI listener and the callback dialer: they (re)connect on their own, calls never wait."""
+        from ivr.queueing.dialer import CallbackDialer
+        from ivr.queueing.listener import QueueListener
+
+        self.listener = QueueListener(self.settings, queues.cfg, self.hub.client, queues.passes, self.writer)
+        self.dialer = CallbackDialer(self.settings, queues.cfg, schedules, self.clock, self.hub.client, self.writer)
+        self._spawn(self.listener.run(), "ami-listener")
+        self._spawn(self.dialer.run(), "callback-dialer")
 
     async def _build_prompts(self) -> None:
         """Synthesize every text prompt of every served flow before the first call needs it."""

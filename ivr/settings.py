@@ -70,6 +70,9 @@ class Settings(BaseSettings):
 
     # Queues: one ring cadence of this deployment's phone network (China 5 s, US 6 s); None = queues.yaml's
     ring_cycle_s: float | None = Field(None, gt=0, le=15)
+    # Queued callbacks (ivr/queueing/dialer.py): how Asterisk dials a customer, {number} = their number
+    callback_dial: str = "PJSIP/{number}@trunk"
+    callback_poll_s: float = Field(5.0, gt=0, le=300, description="seconds between looks for due callbacks")
 
     # Dashboard
     dashboard_host: str = "127.0.0.1"

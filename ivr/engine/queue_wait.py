@@ -1,0 +1,349 @@
+"""The queue node's live behaviour: priority, overflow, announcements, the callback key, keeping the place.
+
+The caller waits in Asterisk's Queue() in passes. Each pass ends at the next wake-up (announcement
+or max-wait check) through Queue()'s own timeout; the engine then checks the overflow rules, plays
+position and OUR estimate (or the self-service hint and the callback offer) in the caller's language,
+and re-enters at the position Asterisk reported on leaving (QUEUEPOSITION, Queue()'s `position`
+argument), so nobody who came later gets ahead. An agent already ringing is not cut short
+(queues.conf timeoutpriority=conf). The callback key leaves Queue() into ivr-queue-exit; the AGI is
+still ours, so the engine books the callback (CallbackStore keeps the ORIGINAL entry time = the place),
+confirms and hangs up. Queue option `c`: when the agent hangs up the flow continues (`answered`).
+Every decision is on the call record: queue_priority, overflow, callback, queue_announcement events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from ivr import keys
+from ivr.callflow.nodes import QueueNode
+from ivr.engine.context import CallContext, End, Step
+from ivr.queueing.announce import AnnouncementSchedule, announcement_text, callback_offer_text, self_service_hint
+from ivr.queueing.asterisk_conf import EXIT_CONTEXT
+from ivr.queueing.estimate import WaitEstimate, estimate_wait
+from ivr.queueing.liveops import Op, apply_ops, callback_ops, overflow_ops
+from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
+from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
+from ivr.queueing.priority import VipList, priority_for
+from ivr.schedule import read_override
+
+if TYPE_CHECKING:
+    from ivr.queueing.listener import QueuePasses
+
+log = logging.getLogger(__name__)
+ANSWERED = {"", "CONTINUE"}
+REDIS_TIMEOUT = 0.5
+MAX_QUEUE_HOPS = 2  # overflow {queue: x} at most this often per call: no ping-pong between queues
+TEXTS = {
+    "booked": {"zh-CN": "已为您登记回电，我们会保留您的排队位置，在回电时间内轮到您时给您回电。感谢您的来电，再见。",
+               "en-US": "Your callback is booked. You keep your place in the queue, and we will call you back "
+                        "during callback hours when it is your turn. Thank you for calling. Goodbye."},
+    "duplicate": {"zh-CN": "您已经登记过回电，我们会按您原来的排队顺序给您回电。再见。",
+                  "en-US": "You already have a callback booked. We will call you back in your turn. Goodbye."},
+    "no_number": {"zh-CN": "对不起，我们看不到您的来电号码，无法为您登记回电，请您继续等待。",
+                  "en-US": "Sorry, we cannot see your phone number, so we cannot call you back. "
+                           "Please stay on the line."},
+    "unavailable": {"zh-CN": "对不起，现在无法登记回电，请您继续等待。",
+                    "en-US": "Sorry, we cannot book a callback right now. Please stay on the line."},
+}
+
+
+@dataclass
+class QueueRuntime:
+    """What live queue nodes share: queues.yaml, the ring cycle and the passes the listener reads."""
+
+    cfg: QueueConfig
+    passes: QueuePasses
+    timezone: str = "Asia/Shanghai"
+    min_pass_s: int = 2  # a Queue() pass shorter than this would only churn join/leave
+
+
+class QueueWait:
+    def __init__(self, node: QueueNode, ctx: CallContext, rt: QueueRuntime) -> None:
+        self.node, self.ctx, self.rt = node, ctx, rt
+        self.queue = node.queue
+        self.uid = ctx.call_id
+        self.entered = time.time()  # the caller's place: a callback keeps it
+        self._t0 = time.monotonic()
+        self.position = 0  # Asterisk's position when the last pass ended; 0 = none yet
+        self.priority = 0
+        self.outcome = "hangup"
+        self.language = ctx.language if ctx.language in LANGUAGES else LANGUAGES[0]
+
+    @property
+    def qdef(self) -> QueueDef:
+        return self.rt.cfg.queues[self.queue]
+
+    def waited(self) -> float:
+        return time.monotonic() - self._t0
+
+    async def run(self) -> Step:
+        try:
+            await self._set_priority()
+            for _ in range(MAX_QUEUE_HOPS + 1):
+                step = await self._in_queue()
+                if step is not None:
+                    return step
+            self.outcome = "overflow"
+            return self.node.otherwise
+        finally:
+            self.rt.passes.finish(self.uid, self.outcome)
+
+    async def _set_priority(self) -> None:
+        ctx, cfg = self.ctx, self.rt.cfg
+        redis = await ctx.services.redis()
+        vips = await VipList(redis, cfg).numbers() if redis is not None else set(cfg.vip_numbers)
+        category = ctx.vars.get("category")
+        prio = priority_for(ctx.channel.env.get("callerid"), str(category) if category else None, cfg, vips)
+        self.priority = max(prio, self.node.priority or 0)
+        await ctx.channel.set_variable("QUEUE_PRIO", str(self.priority))
+        ctx.recorder.set("queue_priority", self.priority)
+
+    async def _in_queue(self) -> Step | None:
+        """Wait in self.queue; None when an overflow rule moved the caller to another queue."""
+        ctx, node, qdef = self.ctx, self.node, self.qdef
+        ctx.recorder.set("queue", self.queue)
+        ctx.event("queue", queue=self.queue, timeout=node.timeout, priority=self.priority)
+        ctx.result = "queued"
+        decision = await self._overflow("arrival")
+        if decision is not None:
+            return await self._overflow_to(decision)
+        schedule = AnnouncementSchedule(qdef.announce.first_delay_s, qdef.announce.interval_s,
+                                        qdef.announce.self_service_hint)
+        announcement = schedule.next_event(-1e-6)
+        while True:
+            waited = self.waited()
+            remaining = node.timeout - waited
+            if remaining <= 0:
+                return self._left("TIMEOUT", "timeout")
+            wake = min(announcement.at_s, self._next_max_wait(waited)) - waited
+            pass_s = min(max(self.rt.min_pass_s, math.ceil(wake)), max(1, math.ceil(remaining)))
+            status, key = await self._pass(pass_s)
+            if key is not None:
+                step = await self._key(key)
+                if step is not None:
+                    return step
+                continue
+            if status in ANSWERED:
+                self.outcome = "answered"
+                ctx.event("queue_result", queue=self.queue, status="ANSWERED")
+                return node.answered or End("queued", hang_up=True)
+            if status != "TIMEOUT":
+                return self._left(status, status.lower())
+            if self.waited() >= node.timeout:
+                return self._left("TIMEOUT", "timeout")
+            decision = await self._overflow("waiting")
+            if decision is not None:
+                return await self._overflow_to(decision)
+            if self.waited() + 0.5 >= announcement.at_s:
+                key = await self._announce(announcement.kind)
+                announcement = schedule.next_event(self.waited())
+                if key is not None:
+                    step = await self._key(key)
+                    if step is not None:
+                        return step
+
+    def _next_max_wait(self, waited: float) -> float:
+        limits = [r.when.waited_over_s for r in self.qdef.overflow
+                  if r.when.waited_over_s is not None and "waiting" in r.phases]
+        later = [limit + 0.5 for limit in limits if limit + 0.5 > waited]
+        return min(later, default=math.inf)
+
+    def _left(self, status: str, outcome: str) -> Step:
+        self.outcome = outcome
+        self.ctx.event("queue_result", queue=self.queue, status=status)
+        self.ctx.result = None
+        name = status.lower()
+        target = getattr(self.node.on, name, None) if name in type(self.node.on).model_fields else None
+        return str(target) if target else self.node.otherwise
+
+    async def _pass(self, seconds: int) -> tuple[str, str | None]:
+        """One Queue() pass: (QUEUESTATUS, the exit key or None)."""
+        ch = self.ctx.channel
+        await ch.set_variable("QUEUESTATUS", "")
+        self.rt.passes.begin(self.uid, self.queue, seconds)
+        # Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub,rule,position)
+        await ch.exec("Queue", self.queue, "c", "", "", str(seconds), "", "", "",
+                      str(self.position) if self.position else "")
+        status = (await ch.get_variable("QUEUESTATUS") or "").upper()
+        self.position = int(await ch.get_variable("QUEUEPOSITION") or 0) or self.position
+        if status == "" and await ch.get_variable("CONTEXT") == EXIT_CONTEXT:
+            return status, await ch.get_variable("EXTEN") or ""
+        return status, None
+
+    async def _key(self, key: str) -> Step | None:
+        """A key pressed while waiting; the callback key books a callback, others are ignored."""
+        self.ctx.event("dtmf", digits=key, during="queue")
+        cb = self.qdef.callback
+        if cb.enabled and key == cb.key:
+            return await self._callback("key")
+        return None
+
+    async def snapshot(self) -> tuple[QueueSnapshot, WaitEstimate | None]:
+        """Asterisk's truth about the queue right now (AGI functions) plus recent handle times (Redis)."""
+        ch, q = self.ctx.channel, self.queue
+
+        async def number(expr: str) -> int:
+            value = await ch.get_variable(expr)
+            return int(value) if value and value.strip().lstrip("-").isdigit() else 0
+
+        logged, free = await number(f"QUEUE_MEMBER({q},logged)"), await number(f"QUEUE_MEMBER({q},free)")
+        members = [m for m in (await ch.get_variable(f"QUEUE_MEMBER_LIST({q})") or "").split(",") if m]
+        paused = min(logged, sum([await number(f"QUEUE_MEMBER({q},paused,{m})") for m in members]))
+        redis = await self.ctx.services.redis()
+        if self.position:
+            ahead = self.position - 1
+        else:
+            ahead = await number(f"QUEUE_WAITING_COUNT({q})")
+            if self.priority > 0 and redis is not None:
+                ahead = min(ahead, await self._callers_at_or_above(redis))
+        handle: list[float] = []
+        if redis is not None:
+            try:
+                raw = await asyncio.wait_for(redis.lrange(keys.queue_handle_times(q), 0, 49), REDIS_TIMEOUT)
+                handle = [float(x) for x in raw]
+            except Exception as exc:  # the default handle time fills in
+                log.info("call %s: handle times not read (%s)", self.uid, exc)
+        busy = max(0, logged - paused - free)
+        est = estimate_wait(ahead + 1, free, busy, handle, wrapup_s=self.qdef.wrapup_s,
+                            default_handle_s=self.rt.cfg.default_handle_s)
+        snap = QueueSnapshot(queue=q, callers_ahead=ahead, agents_logged_in=logged, agents_paused=paused,
+                             estimated_wait_s=est.seconds if est else None)
+        return snap, est
+
+    async def _callers_at_or_above(self, redis: object) -> int:
+        import json
+
+        try:
+            raw = await asyncio.wait_for(redis.hvals(keys.queue_callers(self.queue)), REDIS_TIMEOUT)  # type: ignore[attr-defined]
+            return sum(1 for v in raw if int(json.loads(v).get("priority", 0)) >= self.priority)
+        except Exception as exc:
+            log.info("call %s: live callers not read (%s)", self.uid, exc)
+            return 0
+
+    async def _overflow(self, phase: Phase) -> OverflowDecision | None:
+        rules = self.qdef.overflow
+        if not rules:
+            return None
+        services = self.ctx.services
+        snap, _ = await self.snapshot()
+        redis = await services.redis()
+        overrides = {}
+        for name in {r.during for r in rules if r.during}:
+            value = await read_override(name, redis)
+            if value is not None:
+                overrides[name] = value
+        try:
+            return evaluate_overflow(rules, snap, services.clock.now(), phase, self.waited(),
+                                     schedules=services.schedules, overrides=overrides)
+        except ValueError as exc:  # a `during` schedule missing from schedules.yaml: keep queueing
+            log.error("call %s: overflow rules of %s not evaluated: %s", self.uid, self.queue, exc)
+            return None
+
+    async def _count(self, ops: list[Op]) -> None:
+        redis = await self.ctx.services.redis()
+        if redis is None:
+            return
+        try:
+            await asyncio.wait_for(apply_ops(redis, ops), REDIS_TIMEOUT)
+        except Exception as exc:  # counters are best effort; the call goes on
+            log.warning("call %s: queue counters not written (%s)", self.uid, exc)
+
+    def _day(self) -> str:
+        return datetime.fromtimestamp(time.time(), ZoneInfo(self.rt.timezone)).date().isoformat()
+
+    async def _overflow_to(self, decision: OverflowDecision) -> Step | None:
+        ctx = self.ctx
+        ctx.recorder.set("overflow", decision.model_dump())
+        ctx.event("overflow", **decision.model_dump())
+        await self._count(overflow_ops(decision, self._day()))
+        if decision.target_kind == "callback":
+            step = await self._callback("overflow")
+            if step is not None:
+                return step
+        elif decision.target_kind == "queue" and decision.target in self.rt.cfg.queues:
+            self.queue, self.position = decision.target, 0
+            return None
+        self.outcome = "overflow"
+        ctx.result = None
+        return self.node.otherwise  # voicemail (the flow's busy branch) or a number we cannot dial here
+
+    async def _say(self, text: str, escape: str = "") -> str | None:
+        path = await self.ctx.services.synthesize(text, self.language)
+        return await self.ctx.channel.stream_file(str(path), escape) or None
+
+    async def _announce(self, kind: str) -> str | None:
+        cb = self.qdef.callback
+        data: dict[str, object] = {"kind": kind, "queue": self.queue, "waited_s": round(self.waited(), 1)}
+        if kind == "position":
+            snap, est = await self.snapshot()
+            position = snap.callers_ahead + 1
+            text = announcement_text(position, est, self.language)
+            data.update(position=position, estimate_s=est.seconds if est else None,
+                        estimate_high_s=est.high if est else None)
+        else:
+            parts = [self_service_hint(self.rt.cfg.self_service, self.language)]
+            if cb.enabled:
+                parts.append(callback_offer_text(cb.key, self.language))
+            text = " ".join(p for p in parts if p)
+        if not text:
+            return None
+        path = await self.ctx.services.synthesize(text, self.language)
+        self.ctx.event("queue_announcement", text=text, prompt=str(path), **data)
+        digit = await self.ctx.channel.stream_file(str(path), cb.key if cb.enabled else "")
+        return digit or None
+
+    async def _callback(self, via: str) -> Step | None:
+        """Book a callback that keeps the caller's place; None when it cannot be booked (keep waiting)."""
+        from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate
+        from ivr.queueing.numbers import BadNumber
+
+        ctx, cb, cfg = self.ctx, self.qdef.callback, self.rt.cfg
+        redis = await ctx.services.redis()
+        if not cb.enabled or redis is None:
+            ctx.event("callback_refused", reason="disabled" if not cb.enabled else "unavailable", via=via)
+            await self._say(TEXTS["unavailable"][self.language])
+            return None
+        store = CallbackStore(redis, country_code=cfg.country_code)
+        try:
+            got = await store.request(self.queue, ctx.channel.env.get("callerid", ""), self.uid, self.entered,
+                                      ctx.services.clock.now(), max_attempts=cb.max_attempts,
+                                      retry_delay_s=cb.retry_delay_s)
+        except BadNumber:
+            ctx.event("callback_refused", reason="no_number", via=via)
+            await self._say(TEXTS["no_number"][self.language])
+            return None
+        except (CallbackError, OSError, ConnectionError) as exc:
+            log.warning("call %s: callback not booked: %s", self.uid, exc)
+            ctx.event("callback_refused", reason="unavailable", via=via)
+            await self._say(TEXTS["unavailable"][self.language])
+            return None
+        if isinstance(got, Duplicate):
+            info = {"id": got.existing.id, "queue": got.existing.queue, "via": via, "duplicate": True,
+                    "status": got.existing.status}
+            text = TEXTS["duplicate"][self.language]
+            self.outcome = "callback_duplicate"
+        else:
+            info = {"id": got.id, "queue": self.queue, "via": via, "duplicate": False, "status": got.status,
+                    "enqueued_at": got.enqueued_at}
+            await self._count(callback_ops(self.queue, self._day(), "requested"))
+            text = TEXTS["booked"][self.language]
+            self.outcome = "callback"
+        ctx.recorder.set("callback", info)
+        ctx.event("callback", **info)
+        ctx.result = "callback"
+        await self._say(text)
+        return End("callback", hang_up=True)
+
+
+async def run_live_queue(node: QueueNode, ctx: CallContext, rt: QueueRuntime) -> Step:
+    if node.prompt is not None:
+        await ctx.play(node.prompt)
+    return await QueueWait(node, ctx, rt).run()

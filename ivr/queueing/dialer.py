@@ -1,0 +1,198 @@
+"""The callback dialer: places queued callbacks, agent first, then the customer, in callback hours only.
+
+Every `poll_s` it asks CallbackStore for each queue's due callbacks (empty outside the queue's
+callback schedule, e.g. 09:00-12:00 and 15:00-18:00, with the manual override honoured). A callback
+is dialled only when it is at the head of the line: no caller still waiting entered the queue
+before it (its score is the caller's ORIGINAL entry time), and no VIP or urgent caller is waiting.
+Then, for the first idle staffed agent (QueueStatus), AMI Originate rings the agent's phone for
+"3 rings" into the dialplan context `ivr-callback`, which dials the customer (IVR_CALLBACK_DIAL with
+{number}) and reports the outcome with UserEvent(IvrCallback). Each attempt is recorded in the store
+(bounded retries: CallbackStore) and on the original call record (`callback_attempt` events).
+One dial at a time per dialer: bounded load, and an agent is never offered two callbacks at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ivr import keys
+from ivr.queueing.agents import AgentControl
+from ivr.queueing.ami import AmiError, connect_ami, response_of, send
+from ivr.queueing.asterisk_conf import interface, ring_cycle
+from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome
+from ivr.queueing.listener import RedisGetter
+from ivr.queueing.liveops import apply_ops, callback_ops
+from ivr.queueing.model import QueueConfig
+from ivr.schedule import Schedule, read_override
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from ivr.clock import Clock
+    from ivr.settings import Settings
+    from ivr.state.writer import RecordWriter
+
+log = logging.getLogger(__name__)
+CALLBACK_CONTEXT = "ivr-callback"
+CUSTOMER_STATUS: dict[str, Outcome] = {"ANSWER": "answered", "NOANSWER": "customer_no_answer",
+                                       "BUSY": "customer_busy"}
+REDIS_TIMEOUT = 1.0
+
+
+def dial_string(template: str, number: str) -> str:
+    """IVR_CALLBACK_DIAL with the number filled in; refuses what would split Originate's variables."""
+    if not number.isdigit():
+        raise ValueError(f"callback number {number!r} is not digits only")
+    out = template.replace("{number}", number)
+    if any(c in out for c in ",|\r\n "):
+        raise ValueError(f"callback dial string {out!r} may not contain , | or whitespace")
+    return out
+
+
+class CallbackDialer:
+    def __init__(self, settings: Settings, cfg: QueueConfig, schedules: dict[str, Schedule], clock: Clock,
+                 redis: RedisGetter, writer: RecordWriter | None = None) -> None:
+        self.settings, self.cfg, self.schedules, self.clock = settings, cfg, schedules, clock
+        self.redis = redis
+        self.writer = writer
+        self.poll_s = settings.callback_poll_s
+        self.ring_s = cfg.ring_timeout_s(ring_cycle(cfg, settings))  # agent and customer: "3 rings" each
+        self._manager: Any = None
+        self._lost = asyncio.Event()
+        self._results: dict[str, asyncio.Future[str]] = {}
+        self.attempts = 0
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except (AmiError, CallbackError, OSError) as exc:
+                    log.warning("callback dialer: %s", exc)
+                    self._drop_manager()
+                except Exception:
+                    log.exception("callback dialer: tick failed")
+                await asyncio.sleep(self.poll_s)
+        finally:
+            self._drop_manager()
+
+    async def tick(self) -> int:
+        """Dial what is due now; returns the number of attempts made."""
+        redis = await self.redis()
+        if redis is None:
+            return 0
+        made = 0
+        for name, q in self.cfg.queues.items():
+            schedule = self.schedules.get(q.callback.schedule)
+            if not q.callback.enabled or schedule is None:
+                continue
+            store = CallbackStore(redis, country_code=self.cfg.country_code)
+            override = await read_override(q.callback.schedule, redis)
+            for cb in await store.due(name, self.clock.now(), schedule, override, limit=20):
+                if not await self._head_of_line(redis, name, cb):
+                    break
+                agent = await self._free_agent(name)
+                if agent is None:
+                    break
+                if not await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60):
+                    continue
+                await self._attempt(redis, store, cb, agent)
+                made += 1
+        return made
+
+    async def _head_of_line(self, redis: aioredis.Redis, queue: str, cb: CallbackRequest) -> bool:
+        raw = await asyncio.wait_for(redis.hvals(keys.queue_callers(queue)), REDIS_TIMEOUT)
+        for value in raw:
+            caller = json.loads(value)
+            if int(caller.get("priority", 0)) > 0 or float(caller.get("since", 0)) < cb.enqueued_at:
+                return False
+        return True
+
+    async def _ami(self) -> Any:
+        if self._manager is not None and not self._lost.is_set():
+            return self._manager
+        self._drop_manager()
+        manager = await connect_ami(self.settings, events="user,call")
+        self._lost = asyncio.Event()
+        lost = self._lost
+        setattr(manager, "connect", lambda *a, **k: None)  # noqa: B010 - no hidden panoramisk reconnects
+        setattr(manager, "on_disconnect", lambda *_: lost.set())  # noqa: B010
+        manager.register_event("UserEvent", self._on_user_event)
+        self._manager = manager
+        return manager
+
+    def _drop_manager(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    def _on_user_event(self, _manager: Any, event: Any) -> None:
+        if str(event.get("UserEvent", "")) != "IvrCallback":
+            return
+        fut = self._results.get(str(event.get("Id", "")))
+        if fut is not None and not fut.done():
+            fut.set_result(str(event.get("Status", "")).upper())
+
+    async def _free_agent(self, queue: str) -> str | None:
+        members = await AgentControl(await self._ami(), self.cfg).members(queue)
+        for m in members:
+            if not m.paused and not m.in_call and m.status == "not_in_use" and m.agent in self.cfg.agents:
+                return m.agent
+        return None
+
+    async def _dial(self, cb: CallbackRequest, agent: str) -> tuple[Outcome, dict[str, Any]]:
+        manager = await self._ami()
+        dial = dial_string(self.settings.callback_dial, cb.number)
+        result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._results[cb.id] = result
+        action = {
+            "Action": "Originate", "Channel": interface(agent), "Context": CALLBACK_CONTEXT, "Exten": "s",
+            "Priority": "1", "Timeout": str(self.ring_s * 1000), "Async": "true",
+            "CallerID": f'"callback {cb.queue}" <{cb.number}>',
+            "Variable": f"IVR_CB_ID={cb.id},IVR_CB_DIAL={dial},IVR_CB_TIMEOUT={self.ring_s}",
+        }
+        detail: dict[str, Any] = {"agent": agent, "dial": dial}
+        try:
+            reply = await send(manager, action, self.ring_s + 15.0, as_list=True)
+            messages = reply if isinstance(reply, list) else [reply]
+            origin = messages[-1] if len(messages) > 1 else response_of(reply)
+            if str(origin.get("Response", "")) != "Success":
+                detail["reason"] = str(origin.get("Reason") or origin.get("Message") or "")
+                return "agent_no_answer", detail
+            status = await asyncio.wait_for(result, self.ring_s + 30.0)
+        except TimeoutError:
+            detail["reason"] = "no outcome from the dialplan"
+            return "failed", detail
+        finally:
+            self._results.pop(cb.id, None)
+        detail["dialstatus"] = status
+        return CUSTOMER_STATUS.get(status, "failed"), detail
+
+    async def _attempt(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, agent: str) -> None:
+        self.attempts += 1
+        started = time.time()
+        outcome, detail = await self._dial(cb, agent)
+        detail["took_s"] = round(time.time() - started, 2)
+        status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail)
+        log.info("callback %s (queue %s) via agent %s: %s -> %s", cb.id, cb.queue, agent, outcome, status)
+        if status in ("done", "failed"):
+            day = datetime.fromtimestamp(time.time(), ZoneInfo(self.settings.timezone)).date().isoformat()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(apply_ops(redis, callback_ops(
+                    cb.queue, day, "completed" if status == "done" else "failed")), REDIS_TIMEOUT)
+        if self.writer is not None:
+            from ivr.state.callrecord import _dumps
+            from ivr.state.writer import Op
+
+            event = {"t": time.time(), "kind": "callback_attempt", "callback": cb.id, "outcome": outcome,
+                     "status": status, **detail}
+            ops = [Op("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
+                   Op("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))]
+            self.writer.submit(ops)
