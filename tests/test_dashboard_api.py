@@ -133,3 +133,23 @@ def test_prometheus_metrics_report_queues(client: TestClient, redis_url: str) ->
     assert 'ivr_queue_abandon_ratio{queue="support"} 0.25' in text
     assert 'ivr_queue_callers_waiting{queue="complaints"} 0.0' in text
     assert "ivr_incident_statement_on 0.0" in text and "13812345678" not in text
+
+
+async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from dashboard.calls import read_calls
+    from ivr.state.callrecord import CallStore
+
+    r = redis.Redis.from_url(redis_url)
+    now = time.time()
+    for i in range(30):
+        write_call(r, f"p{i}", now - i * 10, queue="support", note="plain", qa={"flags": [{"kind": "x", "t": 1}]})
+    r.hset(keys.call("p3"), "odd", "not json")
+    r.zadd(keys.CALLS_INDEX, {"expired-hash": now - 5})
+    ar = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for since, until, limit in ((None, None, 10), (now - 100, now - 20, 50), (now + 1, None, 5)):
+            assert await read_calls(ar, since, until, limit) == await CallStore(ar).list(since, until, limit)
+    finally:
+        await ar.aclose()
