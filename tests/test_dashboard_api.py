@@ -153,3 +153,18 @@ async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url
             assert await read_calls(ar, since, until, limit) == await CallStore(ar).list(since, until, limit)
     finally:
         await ar.aclose()
+
+
+def test_trends_are_sampled_and_drawn_as_inline_svg(client: TestClient, redis_url: str) -> None:
+    login(client, "sup")
+    r = redis.Redis.from_url(redis_url)
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    for _ in range(50):  # the sampler takes its first sample at start-up
+        if r.llen(keys.dashboard_trend(day)):
+            break
+        time.sleep(0.05)
+    point = json.loads(r.lindex(keys.dashboard_trend(day), 0))
+    assert set(point["queues"]) == {"support", "complaints"}
+    svg = client.get("/wallboard/trends").text
+    assert svg.count("<svg") == 4 and "support: callers waiting" in svg and "http" not in svg.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
