@@ -281,7 +281,7 @@ class QueueWait:
 
     async def _announce(self, kind: str) -> str | None:
         cb = self.qdef.callback
-        data: dict[str, object] = {"kind": kind, "queue": self.queue, "waited_s": round(self.waited(), 1)}
+        data: dict[str, object] = {"announcement": kind, "queue": self.queue, "waited_s": round(self.waited(), 1)}
         if kind == "position":
             snap, est = await self.snapshot()
             position = snap.callers_ahead + 1
