@@ -11,6 +11,9 @@ Design choices (docs/queues.md has the long form):
   misses (ivr.queueing.misses.MissCounter) and pauses with a stated reason.
 - `timeoutpriority=conf`: when the engine's Queue() timeout (next announcement) expires while an
   agent's phone rings, the ring is not cut short.
+- `monitor-format=wav` (queues.yaml `record: true`, the default): when an agent answers, app_queue
+  starts MixMonitor on the caller's channel with the file names the dialplan set in [ivr-recording]
+  (ivr.asterisk.recording_conf); only bridged audio is recorded.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def _queue_section(name: str, q: QueueDef, timeout_s: int) -> list[str]:
         "setqueueentryvar=yes    ; QEHOLDTIME/QEORIGINALPOS on the caller's channel",
         "setqueuevar=yes",
         f"context={EXIT_CONTEXT}  ; a single digit (the callback key) leaves the queue to our dialplan",
+        *(["monitor-format=wav      ; record answered calls: MixMonitor, names from [ivr-recording]"]
+          if q.record else []),
         "",
     ]
 

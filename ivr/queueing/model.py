@@ -120,6 +120,7 @@ class QueueDef(_Strict):
     announce: Announce = Field(default_factory=Announce)
     callback: CallbackOffer = Field(default_factory=CallbackOffer)
     overflow: list[OverflowRule] = Field(default_factory=list)
+    record: bool = True  # record answered calls (app_queue starts MixMonitor; docs/transcription.md)
 
     @field_validator("title")
     @classmethod
