@@ -37,7 +37,8 @@ PERMANENT = (AudioError, ModelError, RecordingError)
 
 
 def job_id(call_id: str) -> str:
-    return f"transcribe-{call_id}"
+    # RQ job ids allow letters, digits, "_" and "-" only; Asterisk's uniqueid is "<epoch>.<n>".
+    return f"transcribe-{call_id.replace('.', '_')}"
 
 
 def queue(conn: redis.Redis, settings: Settings) -> Any:
