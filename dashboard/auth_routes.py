@@ -12,6 +12,10 @@ from starlette.responses import Response
 
 from dashboard.deps import CurrentSession, Svc, check_csrf, render
 from dashboard.sessions import COOKIE, LOGIN_CSRF_COOKIE, tokens_match
+from ivr import keys
+
+MAX_FAILURES = 10  # per user name, then refused until LOCKOUT_S after the last failure
+LOCKOUT_S = 900
 
 
 def safe_next(target: str | None) -> str:
@@ -44,9 +48,19 @@ def build_router() -> APIRouter:
     ) -> Response:
         if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
             return _login_page(request, svc, safe_next(next), "The form expired; please try again.", 403)
-        user = await svc.users.authenticate(username.strip(), password)
+        name = username.strip()[:64]
+        failures = keys.dashboard_login_failures(name)
+        if int(await svc.redis.get(failures) or 0) >= MAX_FAILURES:
+            return _login_page(request, svc, safe_next(next), f"Too many failed logins for {name!r}; "
+                               f"try again in {LOCKOUT_S // 60} minutes.", 429)
+        user = await svc.users.authenticate(name, password)
         if user is None:
+            pipe = svc.redis.pipeline(transaction=True)
+            pipe.incr(failures)
+            pipe.expire(failures, LOCKOUT_S)
+            await pipe.execute()
             return _login_page(request, svc, safe_next(next), "Wrong user name or password.", 401)
+        await svc.redis.delete(failures)
         session = await svc.sessions.create(user)
         await svc.audit.record(user.name, user.role, "login", user.name)
         resp = RedirectResponse(safe_next(next), status_code=303)

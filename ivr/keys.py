@@ -82,6 +82,11 @@ def dashboard_trend(iso_day: str) -> str:
     return f"{PREFIX}:dashboard:trend:{iso_day}"
 
 
+def dashboard_login_failures(name: str) -> str:
+    """Failed logins of one user name in the current window: integer with a TTL (brute-force limit)."""
+    return f"{PREFIX}:dashboard:login-failures:{name}"
+
+
 # Queues (ivr/queueing). VIP list: set of normalized numbers, editable at run time.
 VIP = f"{PREFIX}:vip"
 

@@ -167,3 +167,22 @@ def test_production_cookies_are_secure_and_strict(redis_url: str, tmp_path: Path
 def test_next_parameter_cannot_redirect_off_site(client: TestClient) -> None:
     page = client.get("/login?next=//evil.example/x")
     assert 'name="next" value="/"' in page.text
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(client: TestClient, redis_url: str) -> None:
+    from dashboard.auth_routes import MAX_FAILURES
+
+    def attempt(password: str) -> int:
+        page = client.get("/login")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        return client.post("/login", data={"username": "sup", "password": password, "csrf_token": token},
+                           follow_redirects=False).status_code
+
+    for _ in range(MAX_FAILURES):
+        assert attempt("guess") == 401
+    assert attempt(PASSWORDS["sup"]) == 429  # even the right password, until the window passes
+    assert client.get("/api/queues").status_code == 401
+    ttl = redis.Redis.from_url(redis_url).ttl(keys.dashboard_login_failures("sup"))
+    assert 0 < ttl <= 900
+    redis.Redis.from_url(redis_url).delete(keys.dashboard_login_failures("sup"))  # the window passed
+    assert attempt(PASSWORDS["sup"]) == 303

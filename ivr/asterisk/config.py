@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 
+from ivr.asterisk.recording_conf import recording_dialplan, write_recording_wrapper
 from ivr.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
         "queues_generated.conf": render_queues_conf(cfg, settings),
         "pjsip_agents.conf": render_agent_endpoints(cfg, contacts, secrets),
         "extensions_generated.conf": _agent_dialplan(AGENT_CONTEXT),
+        "extensions_recording.conf": recording_dialplan(settings),  # [ivr-recording], Gosub'd by [hotline-run]
     }
 
 
@@ -133,6 +135,7 @@ def render(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptions
     wrapper = runtime / "agi-bin" / "hotline-agi"
     wrapper.write_text(_agi_wrapper(settings), encoding="utf-8")
     wrapper.chmod(0o755)
+    write_recording_wrapper(settings, runtime / "agi-bin")
     return etc / "asterisk.conf"
 
 
