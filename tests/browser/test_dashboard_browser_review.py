@@ -18,7 +18,7 @@ CALL = "1700000000.7"
 def call(dashboard: Dashboard) -> str:
     fields = write_recording(dashboard.root / "recordings", CALL, seconds=4.0)
     write_call(dashboard.redis_url, CALL, time.time() - 120, agent="1001", queue="support",
-               outcome="answered", survey={"satisfied": 4}, **fields)
+               outcome="answered", survey={"score": 4, "scale": 5}, **fields)
     return CALL
 
 
@@ -43,7 +43,7 @@ def test_playback_highlights_the_transcript_line(dashboard: Dashboard, call: str
 def test_submit_a_score(dashboard: Dashboard, call: str, page: Any) -> None:
     login(page, dashboard, "sup", PASSWORDS["sup"])
     page.goto(f"{dashboard.url}/calls/{call}")
-    assert "satisfied" in page.inner_text("#survey")
+    assert page.inner_text("#survey") == "4 / 5"  # the caller's survey answer, as the engine records it
     for name, value in (("answering", "100"), ("accuracy", "80"), ("handling", "60"), ("satisfaction", "90")):
         page.fill(f"input[name=kpi_{name}]", value)
     page.fill("textarea[name=comment]", "greeted well, slow to log the fault")
