@@ -2,13 +2,14 @@
 
 The record's "recording" field names the files (ivr/recording.py). Every path is resolved
 (symlinks and `..` included) and must lie under Settings.recordings_dir; anything else is refused,
-whoever wrote the record. When only the two per-speaker files exist, a stereo file (caller left,
-agent right) is built once with sox into <state_dir>/listen-cache so the player has both channels.
+whoever wrote the record. When the two per-speaker files exist, a stereo file (caller left,
+agent right) is built once with sox next to them, so the player has both channels.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,18 +94,23 @@ async def _sox_merge(caller: Path, agent: Path, target: Path) -> None:
     tmp.replace(target)
 
 
-async def playable(media: CallMedia, cache_dir: Path) -> Path:
-    """The file the player gets: the mixed recording, else a stereo join of the two speakers."""
+async def playable(media: CallMedia) -> Path:
+    """The file the player gets: the two speakers joined into stereo (caller left, agent right) when
+    both files exist, so the supervisor can hear either side alone; else the mixed recording.
+
+    The stereo file is written next to the recording with the sources' modification time, so the
+    retention purge (by day folder and mtime) removes it together with them."""
+    if media.caller is not None and media.agent is not None:
+        target = media.caller.with_name(f"{media.call_id}.stereo.wav")
+        newest = max(media.caller.stat().st_mtime, media.agent.stat().st_mtime)
+        if not target.is_file() or target.stat().st_mtime < newest:
+            await _sox_merge(media.caller, media.agent, target)
+            os.utime(target, (newest, newest))
+        return target
     if media.mixed is not None:
         return media.mixed
-    if media.caller is None or media.agent is None:
-        raise MediaError(404, f"call {media.call_id}: no recording on disk (the record names none, or "
-                              "retention removed it)")
-    target = cache_dir / f"{media.call_id}.stereo.wav"
-    newest = max(media.caller.stat().st_mtime, media.agent.stat().st_mtime)
-    if not target.is_file() or target.stat().st_mtime < newest:
-        await _sox_merge(media.caller, media.agent, target)
-    return target
+    raise MediaError(404, f"call {media.call_id}: no recording on disk (the record names none, or "
+                          "retention removed it)")
 
 
 def read_transcript(media: CallMedia) -> Transcript | None:

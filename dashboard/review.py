@@ -131,7 +131,7 @@ def build_router() -> APIRouter:
                     download: Annotated[bool, Query()] = False) -> Response:
         record = await load_record(svc, call_id)
         try:
-            path = await playable(media_of(svc, record), svc.settings.state_dir / "listen-cache")
+            path = await playable(media_of(svc, record))
         except MediaError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         rng = request.headers.get("range", "")

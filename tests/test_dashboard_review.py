@@ -69,6 +69,17 @@ def test_two_speaker_files_are_joined_into_stereo(client: TestClient, redis_url:
     out.write_bytes(resp.content)
     channels = subprocess.run(["soxi", "-c", str(out)], capture_output=True, text=True, check=True).stdout
     assert channels.strip() == "2"
+    # Left is the caller's file, right the agent's (the player can solo either side).
+    left = subprocess.run(["sox", str(out), "-t", "raw", "-", "remix", "1"], capture_output=True, check=True).stdout
+    right = subprocess.run(["sox", str(out), "-t", "raw", "-", "remix", "2"], capture_output=True, check=True).stdout
+    caller = subprocess.run(["sox", fields["recording"]["caller"], "-t", "raw", "-"], capture_output=True,
+                            check=True).stdout
+    agent = subprocess.run(["sox", fields["recording"]["agent"], "-t", "raw", "-"], capture_output=True,
+                           check=True).stdout
+    assert left == caller and right == agent and left != right
+    # Kept next to the recording with its age, so the retention purge removes it with the sources.
+    stereo = Path(fields["recording"]["caller"]).with_name("c2.stereo.wav")
+    assert stereo.is_file() and stereo.stat().st_mtime == Path(fields["recording"]["agent"]).stat().st_mtime
 
 
 @pytest.mark.parametrize("evil", ["/etc/passwd", "../../../etc/passwd", "2026/../../outside.wav"])
