@@ -20,8 +20,11 @@ Snapshot = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class Hub:
-    def __init__(self, snapshot: Snapshot, interval: float = 0.2, max_clients: int = 200) -> None:
+    def __init__(self, snapshot: Snapshot, interval: float = 0.2, max_clients: int = 200,
+                 ignore: tuple[str, ...] = ("at",)) -> None:
         self._snapshot = snapshot
+        self._ignore = ignore  # fields that change on every read (timestamps): not a change by themselves
+        self._last_key: str | None = None
         self.interval = interval
         self.max_clients = max_clients
         self._clients: set[asyncio.Queue[str]] = set()
@@ -35,11 +38,14 @@ class Hub:
     async def _poll(self) -> None:
         while self._clients:
             try:
-                data = json.dumps(await self._snapshot(), ensure_ascii=False, sort_keys=True)
+                snap = await self._snapshot()
             except Exception as exc:  # Redis down: keep the page, say so, try again
                 log.warning("wallboard snapshot failed: %s", exc)
-                data = json.dumps({"error": f"live state unavailable: {exc}"})
-            if data != self._last:
+                snap = {"error": f"live state unavailable: {exc}"}
+            key = json.dumps({k: v for k, v in snap.items() if k not in self._ignore}, sort_keys=True)
+            if key != self._last_key:
+                self._last_key = key
+                data = json.dumps(snap, ensure_ascii=False, sort_keys=True)
                 self._last = data
                 for q in list(self._clients):
                     if q.full():
@@ -49,7 +55,7 @@ class Hub:
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
-            self._last = None
+            self._last = self._last_key = None
             self._task = asyncio.create_task(self._poll(), name="wallboard-hub")
 
     @contextlib.asynccontextmanager

@@ -89,7 +89,7 @@ def _longest_wait(raw: dict[str, str], now: float) -> float:
             starts.append(float(json.loads(value)["since"]))
         except (ValueError, KeyError, TypeError):
             continue
-    return round(max(0.0, now - min(starts)), 1) if starts else 0.0
+    return float(int(max(0.0, now - min(starts)))) if starts else 0.0  # whole seconds: one push a second
 
 
 def _queue_view(name: str, title: str, callers: dict[str, str], agents: dict[str, str],
