@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -65,6 +65,16 @@ async def _review(request: Request, svc: Services, name: str, text: str, base_ve
 
 class FlowCheckIn(BaseModel):
     text: str
+
+
+class FlowSaveIn(BaseModel):
+    text: str
+    base_version: str  # the version the edit started from (GET /api/flows/{name}); a later save wins nothing
+    restored_from: str = ""  # id of a kept version when restoring one
+
+
+def _api_error(exc: FlowFileError) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
 
 
 def build_router() -> APIRouter:
@@ -133,5 +143,37 @@ def build_router() -> APIRouter:
         except FlowFileError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         return {"ok": result.ok, "issues": _issues(result)}
+
+    @router.get("/api/flows/{name}", tags=["flows"], summary="A flow's text, version, issues and kept versions")
+    async def api_flow(name: str, svc: Svc, session: AdminSession) -> dict[str, Any]:
+        ff = flow_files(svc)
+        try:
+            text, check = ff.read(name), ff.check_saved(name)
+        except FlowFileError as exc:
+            raise _api_error(exc) from exc
+        return {"name": name, "text": text, "version": text_version(text), "ok": check.ok,
+                "issues": _issues(check),
+                "history": [{"id": h.id, "at": h.at, "version": h.version} for h in ff.history(name)]}
+
+    @router.put("/api/flows/{name}", tags=["flows"], dependencies=[Depends(check_csrf)],
+                summary="Save a flow (atomic, version kept); refused with its issues if it has any error")
+    async def api_save(name: str, body: FlowSaveIn, svc: Svc, session: AdminSession) -> Response:
+        try:
+            version, result = flow_files(svc).save(name, body.text, body.base_version)
+        except FlowFileError as exc:
+            raise _api_error(exc) from exc
+        if not version:
+            return JSONResponse({"saved": False, "issues": _issues(result)}, status_code=400)
+        await svc.audit.record(session.user, session.role, "flow_restore" if body.restored_from else "flow_save",
+                               name, old_version=body.base_version, new_version=version,
+                               restored_from=body.restored_from or None)
+        return JSONResponse({"saved": True, "version": version, "issues": _issues(result)})
+
+    @router.get("/api/flows/{name}/versions/{entry}", tags=["flows"], summary="The text of a kept version")
+    async def api_version(name: str, entry: str, svc: Svc, session: AdminSession) -> dict[str, str]:
+        try:
+            return {"id": entry, "text": flow_files(svc).old_version(name, entry)}
+        except FlowFileError as exc:
+            raise _api_error(exc) from exc
 
     return router

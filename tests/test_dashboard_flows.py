@@ -149,3 +149,24 @@ async def test_saved_flow_is_picked_up_by_the_flow_store(tmp_path: Path, flows: 
     await asyncio.wait_for(watcher, 5)
     served = store.get("hotline")
     assert served is not None and served.version == version and served.description.startswith("reloaded")
+
+
+def test_json_api_save_refuses_errors_and_keeps_versions(client: TestClient, flows: Path) -> None:
+    csrf = login(client, "boss")
+    got = client.get("/api/flows/hotline").json()
+    assert got["ok"] is True and got["version"] == text_version(got["text"])
+    headers = {"x-csrf-token": csrf}
+    broken = got["text"].replace(*BROKEN_GOTO)
+    bad = client.put("/api/flows/hotline", json={"text": broken, "base_version": got["version"]}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["saved"] is False
+    assert any("no_such_node" in i["text"] and i["line"] for i in bad.json()["issues"])
+    assert (flows / "hotline.yaml").read_text() == got["text"]
+    assert client.put("/api/flows/hotline", json={"text": got["text"], "base_version": "x"}).status_code == 403
+    edited = got["text"].replace("description: Customer-service hotline", "description: via API")
+    ok = client.put("/api/flows/hotline", json={"text": edited, "base_version": got["version"]}, headers=headers)
+    assert ok.status_code == 200 and ok.json()["version"] == text_version(edited)
+    history = client.get("/api/flows/hotline").json()["history"]
+    assert {h["version"] for h in history} == {got["version"], text_version(edited)}
+    old = next(h for h in history if h["version"] == got["version"])
+    assert client.get(f"/api/flows/hotline/versions/{old['id']}").json()["text"] == got["text"]
+    assert client.get("/api/flows/hotline/versions/nope").status_code == 404
