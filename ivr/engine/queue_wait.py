@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 from ivr import keys
 from ivr.callflow.nodes import QueueNode
 from ivr.engine.context import CallContext, End, Step
+from ivr.engine.handoff import book_callback
 from ivr.queueing.announce import AnnouncementSchedule, announcement_text, callback_offer_text, self_service_hint
 from ivr.queueing.asterisk_conf import EXIT_CONTEXT
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
-from ivr.queueing.liveops import Op, apply_ops, callback_ops, overflow_ops
+from ivr.queueing.liveops import Op, apply_ops, overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
 from ivr.queueing.priority import VipList, priority_for
@@ -41,18 +42,6 @@ log = logging.getLogger(__name__)
 ANSWERED = {"", "CONTINUE"}
 REDIS_TIMEOUT = 0.5
 MAX_QUEUE_HOPS = 2  # overflow {queue: x} at most this often per call: no ping-pong between queues
-TEXTS = {
-    "booked": {"zh-CN": "已为您登记回电，我们会保留您的排队位置，在回电时间内轮到您时给您回电。感谢您的来电，再见。",
-               "en-US": "Your callback is booked. You keep your place in the queue, and we will call you back "
-                        "during callback hours when it is your turn. Thank you for calling. Goodbye."},
-    "duplicate": {"zh-CN": "您已经登记过回电，我们会按您原来的排队顺序给您回电。再见。",
-                  "en-US": "You already have a callback booked. We will call you back in your turn. Goodbye."},
-    "no_number": {"zh-CN": "对不起，我们看不到您的来电号码，无法为您登记回电，请您继续等待。",
-                  "en-US": "Sorry, we cannot see your phone number, so we cannot call you back. "
-                           "Please stay on the line."},
-    "unavailable": {"zh-CN": "对不起，现在无法登记回电，请您继续等待。",
-                    "en-US": "Sorry, we cannot book a callback right now. Please stay on the line."},
-}
 
 
 @dataclass
@@ -183,7 +172,7 @@ class QueueWait:
         self.ctx.event("dtmf", digits=key, during="queue")
         cb = self.qdef.callback
         if cb.enabled and key == cb.key:
-            return await self._callback("key")
+            return await book_callback(self, "key")
         return None
 
     async def snapshot(self) -> tuple[QueueSnapshot, WaitEstimate | None]:
@@ -247,7 +236,7 @@ class QueueWait:
             log.error("call %s: overflow rules of %s not evaluated: %s", self.uid, self.queue, exc)
             return None
 
-    async def _count(self, ops: list[Op]) -> None:
+    async def count(self, ops: list[Op]) -> None:
         redis = await self.ctx.services.redis()
         if redis is None:
             return
@@ -256,16 +245,16 @@ class QueueWait:
         except Exception as exc:  # counters are best effort; the call goes on
             log.warning("call %s: queue counters not written (%s)", self.uid, exc)
 
-    def _day(self) -> str:
+    def day(self) -> str:
         return datetime.fromtimestamp(time.time(), ZoneInfo(self.rt.timezone)).date().isoformat()
 
     async def _overflow_to(self, decision: OverflowDecision) -> Step | None:
         ctx = self.ctx
         ctx.recorder.set("overflow", decision.model_dump())
         ctx.event("overflow", **decision.model_dump())
-        await self._count(overflow_ops(decision, self._day()))
+        await self.count(overflow_ops(decision, self.day()))
         if decision.target_kind == "callback":
-            step = await self._callback("overflow")
+            step = await book_callback(self, "overflow")
             if step is not None:
                 return step
         elif decision.target_kind == "queue" and decision.target in self.rt.cfg.queues:
@@ -275,7 +264,7 @@ class QueueWait:
         ctx.result = None
         return self.node.otherwise  # voicemail (the flow's busy branch) or a number we cannot dial here
 
-    async def _say(self, text: str, escape: str = "") -> str | None:
+    async def say(self, text: str, escape: str = "") -> str | None:
         path = await self.ctx.services.synthesize(text, self.language)
         return await self.ctx.channel.stream_file(str(path), escape) or None
 
@@ -299,48 +288,6 @@ class QueueWait:
         self.ctx.event("queue_announcement", text=text, prompt=str(path), **data)
         digit = await self.ctx.channel.stream_file(str(path), cb.key if cb.enabled else "")
         return digit or None
-
-    async def _callback(self, via: str) -> Step | None:
-        """Book a callback that keeps the caller's place; None when it cannot be booked (keep waiting)."""
-        from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate
-        from ivr.queueing.numbers import BadNumber
-
-        ctx, cb, cfg = self.ctx, self.qdef.callback, self.rt.cfg
-        redis = await ctx.services.redis()
-        if not cb.enabled or redis is None:
-            ctx.event("callback_refused", reason="disabled" if not cb.enabled else "unavailable", via=via)
-            await self._say(TEXTS["unavailable"][self.language])
-            return None
-        store = CallbackStore(redis, country_code=cfg.country_code)
-        try:
-            got = await store.request(self.queue, ctx.channel.env.get("callerid", ""), self.uid, self.entered,
-                                      ctx.services.clock.now(), max_attempts=cb.max_attempts,
-                                      retry_delay_s=cb.retry_delay_s)
-        except BadNumber:
-            ctx.event("callback_refused", reason="no_number", via=via)
-            await self._say(TEXTS["no_number"][self.language])
-            return None
-        except (CallbackError, OSError, ConnectionError) as exc:
-            log.warning("call %s: callback not booked: %s", self.uid, exc)
-            ctx.event("callback_refused", reason="unavailable", via=via)
-            await self._say(TEXTS["unavailable"][self.language])
-            return None
-        if isinstance(got, Duplicate):
-            info = {"id": got.existing.id, "queue": got.existing.queue, "via": via, "duplicate": True,
-                    "status": got.existing.status}
-            text = TEXTS["duplicate"][self.language]
-            self.outcome = "callback_duplicate"
-        else:
-            info = {"id": got.id, "queue": self.queue, "via": via, "duplicate": False, "status": got.status,
-                    "enqueued_at": got.enqueued_at}
-            await self._count(callback_ops(self.queue, self._day(), "requested"))
-            text = TEXTS["booked"][self.language]
-            self.outcome = "callback"
-        ctx.recorder.set("callback", info)
-        ctx.event("callback", **info)
-        ctx.result = "callback"
-        await self._say(text)
-        return End("callback", hang_up=True)
 
 
 async def run_live_queue(node: QueueNode, ctx: CallContext, rt: QueueRuntime) -> Step:

@@ -75,7 +75,7 @@ def answered_record(lab: QueueLab, caller: str) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def wait_for_callers(lab: QueueLab, queue: str, n: int, timeout: float) -> None:
+def wait_for_callers(lab: QueueLab, queue: str, n: int, timeout: float, callers: list[str] = []) -> None:  # noqa: B006
     """Until the listener's live state shows `n` callers waiting in `queue`."""
     import redis
 
@@ -85,7 +85,9 @@ def wait_for_callers(lab: QueueLab, queue: str, n: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     try:
         while client.hlen(keys.queue_callers(queue)) < n:
-            assert time.monotonic() < deadline, f"fewer than {n} callers in {queue} after {timeout} s"
+            if time.monotonic() > deadline:
+                paths = {c: node_path(find_record(lab.settings.redis_url, c, finished=False)) for c in callers}
+                raise AssertionError(f"fewer than {n} callers in {queue} after {timeout} s: {paths}")
             time.sleep(0.2)
     finally:
         client.close()
@@ -153,7 +155,7 @@ def test_vip_is_answered_before_callers_who_waited_longer(fresh: QueueLab) -> No
         with ThreadPoolExecutor(max_workers=1) as pool:
             placed = pool.submit(place_calls, lab.target, "hotline", steps, callers, rate=0.5, timeout_s=90,
                                  workdir=lab.workdir)
-            wait_for_callers(lab, "support", 3, timeout=40)  # all queued, the VIP for the shortest time
+            wait_for_callers(lab, "support", 3, timeout=40, callers=callers)  # the VIP waited least
             lab.agents("unpause", "support", ("1002",))
             result = placed.result()
     assert result.ok, result.stderr[-2000:]

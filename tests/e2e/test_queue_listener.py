@@ -51,7 +51,7 @@ def counters(lab: QueueLab, queue: str = "support") -> dict[str, int]:
         raw = client.hgetall(keys.queue_day(queue, day))
     finally:
         client.close()
-    return {k: int(float(v)) for k, v in raw.items()}
+    return {str(k): int(float(v)) for k, v in raw.items()}
 
 
 def delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
