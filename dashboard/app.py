@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,6 +112,12 @@ def _install_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": "not logged in: POST /login first"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(request: Request, exc: RedisError) -> Response:
+        # Without Redis there are no sessions or live state: say so instead of a bare 500.
+        log.error("dashboard: Redis error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"live state store (Redis) unavailable: {exc}"}, status_code=503)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -168,3 +168,19 @@ def test_trends_are_sampled_and_drawn_as_inline_svg(client: TestClient, redis_ur
     svg = client.get("/wallboard/trends").text
     assert svg.count("<svg") == 4 and "support: callers waiting" in svg and "http" not in svg.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_redis_down_is_a_clear_503(tmp_path: Path) -> None:
+    from tests.support.components import RedisServer
+
+    own = RedisServer(tmp_path / "redis")  # a Redis of this test's own, so it can be stopped
+    own.start()
+    try:
+        add_users(own.url)
+        with TestClient(create_app(dashboard_settings(own.url, tmp_path))) as c:
+            login(c, "sup")
+            own.stop()
+            resp = c.get("/api/queues")
+            assert resp.status_code == 503 and "Redis" in resp.json()["detail"]
+    finally:
+        own.stop()
