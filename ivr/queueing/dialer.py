@@ -3,8 +3,8 @@
 Every `poll_s` it asks CallbackStore for each queue's due callbacks (empty outside the queue's
 callback schedule, e.g. 09:00-12:00 and 15:00-18:00, with the manual override honoured). A callback
 is dialled only when it is at the head of the line: no caller still waiting entered the queue
-before it (its score is the caller's ORIGINAL entry time), and no VIP or urgent caller is waiting.
-Then, for the first idle staffed agent (QueueStatus), AMI Originate rings the agent's phone for
+before it (its score is the caller's ORIGINAL entry time), and no VIP or urgent caller is waiting
+(QueueStatus). Then, for the first idle staffed agent (same reply), AMI Originate rings the agent's phone for
 "3 rings" into the dialplan context `ivr-callback`, which dials the customer (IVR_CALLBACK_DIAL with
 {number}) and reports the outcome with UserEvent(IvrCallback). Each attempt is recorded in the store
 (bounded retries: CallbackStore) and on the original call record (`callback_attempt` events).
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ivr import keys
-from ivr.queueing.agents import AgentControl
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.asterisk_conf import interface, ring_cycle
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome
@@ -96,10 +95,9 @@ class CallbackDialer:
             store = CallbackStore(redis, country_code=self.cfg.country_code)
             override = await read_override(q.callback.schedule, redis)
             for cb in await store.due(name, self.clock.now(), schedule, override, limit=20):
-                if not await self._head_of_line(redis, name, cb):
-                    break
-                agent = await self._free_agent(name)
-                if agent is None:
+                waiting, agent = await self._line(redis, name)
+                # The callback keeps its place: nobody who entered before it, and no VIP, still waits.
+                if agent is None or any(prio > 0 or since < cb.enqueued_at for since, prio in waiting):
                     break
                 if not await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60):
                     continue
@@ -107,13 +105,28 @@ class CallbackDialer:
                 made += 1
         return made
 
-    async def _head_of_line(self, redis: aioredis.Redis, queue: str, cb: CallbackRequest) -> bool:
-        raw = await asyncio.wait_for(redis.hvals(keys.queue_callers(queue)), REDIS_TIMEOUT)
-        for value in raw:
-            caller = json.loads(value)
-            if int(caller.get("priority", 0)) > 0 or float(caller.get("since", 0)) < cb.enqueued_at:
-                return False
-        return True
+    async def _line(self, redis: aioredis.Redis, queue: str) -> tuple[list[tuple[float, int]], str | None]:
+        """Asterisk's truth (QueueStatus): the callers waiting as (since, priority), and a free agent.
+
+        `since` is the caller's ORIGINAL entry time from the live state when the listener has it (the
+        engine re-enters Queue() after each announcement, which restarts Asterisk's Wait)."""
+        reply = await send(await self._ami(), {"Action": "QueueStatus", "Queue": queue}, 10.0, as_list=True)
+        messages = reply if isinstance(reply, list) else [reply]
+        known = await asyncio.wait_for(redis.hgetall(keys.queue_callers(queue)), REDIS_TIMEOUT)
+        live = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in known.items()}
+        now, waiting, free = time.time(), [], None
+        for m in messages:
+            event = str(m.get("Event", ""))
+            if event == "QueueEntry":
+                entry = live.get(str(m.get("Uniqueid")), {})
+                since = float(entry.get("since") or now - float(m.get("Wait") or 0))
+                waiting.append((since, int(m.get("Priority") or 0)))
+            elif event == "QueueMember" and free is None:
+                member = str(m.get("Location") or m.get("Interface") or "").removeprefix("PJSIP/")
+                idle = str(m.get("Status")) == "1" and str(m.get("InCall")) != "1"
+                if idle and str(m.get("Paused")) != "1" and member in self.cfg.agents:
+                    free = member
+        return waiting, free
 
     async def _ami(self) -> Any:
         if self._manager is not None and not self._lost.is_set():
@@ -139,13 +152,6 @@ class CallbackDialer:
         fut = self._results.get(str(event.get("Id", "")))
         if fut is not None and not fut.done():
             fut.set_result(str(event.get("Status", "")).upper())
-
-    async def _free_agent(self, queue: str) -> str | None:
-        members = await AgentControl(await self._ami(), self.cfg).members(queue)
-        for m in members:
-            if not m.paused and not m.in_call and m.status == "not_in_use" and m.agent in self.cfg.agents:
-                return m.agent
-        return None
 
     async def _dial(self, cb: CallbackRequest, agent: str) -> tuple[Outcome, dict[str, Any]]:
         manager = await self._ami()
