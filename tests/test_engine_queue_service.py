@@ -1,0 +1,44 @@
+"""`ivr serve` with live queues while Asterisk's AMI is not reachable yet: the service starts and
+answers FastAGI connections at once, the listener keeps trying in the background, and stopping the
+service ends both the listener and the callback dialer (tracked tasks)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ivr.clock import FixedClock
+from ivr.service import HotlineService
+from ivr.settings import load_settings
+from tests.e2e.conftest import MONDAY_10AM
+from tests.support.components import free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_serves_without_ami_and_keeps_trying(
+    redis_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = load_settings(
+        redis_url=redis_url, agi_port=free_port(), ami_port=free_port(), state_dir=tmp_path,
+        recordings_dir=tmp_path / "recordings", callback_poll_s=0.2,
+        prompts_dir=Path(tmp_path_factory.getbasetemp()).parent / "prompts-cache",
+    )
+    service = HotlineService(settings, clock=FixedClock(MONDAY_10AM))
+    await asyncio.wait_for(service.start(), 90)
+    try:
+        listener, dialer = service.listener, service.dialer
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", settings.agi_port), 2)
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(1.5)  # several connection attempts and dialer polls
+        assert not listener.connected.is_set() and listener.sessions == 0
+        names = {t.get_name() for t in service._tasks}
+        assert {"ami-listener", "callback-dialer"} <= names
+        assert all(not t.done() for t in service._tasks)  # nothing crashed for want of AMI
+        assert dialer.attempts == 0
+    finally:
+        await asyncio.wait_for(service.stop(drain=False), 30)
+    assert not service._tasks
