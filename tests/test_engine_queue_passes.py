@@ -85,6 +85,15 @@ def test_events_after_the_engine_finished_are_judged_by_its_outcome() -> None:
     assert other.filter(ev("QueueCallerAbandon", HoldTime=8), 108.0) == [ev("QueueCallerAbandon", HoldTime=8)]
 
 
+def test_after_the_engine_gave_up_a_fallback_queue_is_a_new_wait() -> None:
+    passes = QueuePasses()
+    passes.begin(UID, "support", 8)
+    passes.filter(ev("QueueCallerJoin"), 100.0)
+    passes.finish(UID, "error")  # the flow failed: the dialplan's fallback queue takes the caller
+    assert passes.filter(ev("QueueCallerJoin"), 103.0) == [ev("QueueCallerJoin")]
+    assert passes.filter(ev("QueueCallerAbandon", HoldTime=20), 123.0) == [ev("QueueCallerAbandon", HoldTime=20)]
+
+
 def test_callers_the_engine_does_not_queue_are_untouched() -> None:
     passes = QueuePasses()
     for e in (ev("QueueCallerJoin"), ev("QueueCallerAbandon", HoldTime=300), ev("QueueCallerLeave")):

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode
 from ivr.engine.context import CallContext, End, Step
@@ -63,7 +64,7 @@ class QueueWait:
         self._t0 = time.monotonic()
         self.position = 0  # Asterisk's position when the last pass ended; 0 = none yet
         self.priority = 0
-        self.outcome = "hangup"
+        self.outcome = ""  # how the wait ended, for the listener's counters ("" = not decided yet)
         self.language = ctx.language if ctx.language in LANGUAGES else LANGUAGES[0]
 
     @property
@@ -82,8 +83,14 @@ class QueueWait:
                     return step
             self.outcome = "overflow"
             return self.node.otherwise
+        except AgiHangup:
+            self.outcome = self.outcome or "hangup"
+            raise
+        except Exception:  # the engine falls back to the dialplan's queue: not an abandon
+            self.outcome = self.outcome or "error"
+            raise
         finally:
-            self.rt.passes.finish(self.uid, self.outcome)
+            self.rt.passes.finish(self.uid, self.outcome or "hangup")
 
     async def _set_priority(self) -> None:
         ctx, cfg = self.ctx, self.rt.cfg

@@ -108,6 +108,12 @@ class QueuePasses:
         name = e.get("Event", "").lower()
         if p is None or e.get("Queue") != p.queue:
             return [e]
+        if p.finished is not None:  # the engine is done with this caller; a later join is a new wait
+            if name == "queuecallerjoin":
+                del self._passes[e["Uniqueid"]]
+                return [e]
+            ours = name == "queuecallerabandon" and float(e.get("HoldTime") or 0) >= p.timeout_s - 1
+            return [] if ours and p.finished not in ABANDONING else [e]
         if name == "queuecallerjoin":
             p.joins += 1
             if p.joins == 1:
@@ -117,13 +123,11 @@ class QueuePasses:
             return [{**e, "Event": "QueueEntry", "Wait": f"{max(0.0, now - p.first_join_at):.3f}"}]
         if name == "queuecallerabandon":
             ours = float(e.get("HoldTime") or 0) >= p.timeout_s - 1
-            if not ours:
-                return [e]
-            if p.finished is None:
+            if ours:
                 p.held.append(e)
                 return []
-            return [e] if p.finished in ABANDONING else []
-        if name == "queuecallerleave" and p.held and p.finished is None:
+            return [e]
+        if name == "queuecallerleave" and p.held:
             p.held.append(e)
             return []
         return [e]
@@ -193,7 +197,7 @@ class QueueListener:
                 await consumer
 
     async def _session(self) -> None:
-        manager = await connect_ami(self.settings, events="on")
+        manager = await connect_ami(self.settings, events="agent")  # app_queue's events are all class agent
         lost = asyncio.Event()
         setattr(manager, "connect", _noop)  # noqa: B010 - we reconnect ourselves, not panoramisk
         setattr(manager, "on_disconnect", lambda *_: lost.set())  # noqa: B010
