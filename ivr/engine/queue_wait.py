@@ -1,19 +1,18 @@
 """The queue node's live behaviour: priority, overflow, announcements, the callback key, keeping the place.
 
-The caller waits in Asterisk's Queue() in passes. Each pass ends at the next wake-up (announcement
-or max-wait check) through Queue()'s own timeout; the engine then checks the overflow rules, plays
-position and OUR estimate (or the self-service hint and the callback offer) in the caller's language,
-and re-enters at the position Asterisk reported on leaving (QUEUEPOSITION, Queue()'s `position`
-argument), so nobody who came later gets ahead. An agent already ringing is not cut short
-(queues.conf timeoutpriority=conf). The callback key leaves Queue() into ivr-queue-exit; the AGI is
-still ours, so the engine books the callback (CallbackStore keeps the ORIGINAL entry time = the place),
-confirms and hangs up. Queue option `c`: when the agent hangs up the flow continues (`answered`).
-Every decision is on the call record: queue_priority, overflow, callback, queue_announcement events.
+The caller waits in Queue() passes, each ending at the next wake-up (announcement, max-wait check, or
+the announced wait running out) by Queue()'s own timeout; the engine checks overflow, speaks position
+and OUR estimate (or the self-service hint and the callback offer) in the caller's language, and
+re-enters at QUEUEPOSITION (Queue()'s `position`): nobody who came later gets ahead. A ringing agent is
+not cut short (timeoutpriority=conf). The callback key leaves Queue() into ivr-queue-exit while our AGI
+still runs: the callback is booked with the ORIGINAL entry time (the place). Option `c`: the flow goes
+on at `answered` when the agent hangs up. Every decision is on the call record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -27,7 +26,7 @@ from ivr import keys
 from ivr.callflow.nodes import QueueNode
 from ivr.engine.context import CallContext, End, Step
 from ivr.engine.handoff import book_callback
-from ivr.queueing.announce import AnnouncementSchedule, announcement_text, callback_offer_text, self_service_hint
+from ivr.queueing import announce
 from ivr.queueing.asterisk_conf import EXIT_CONTEXT
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
 from ivr.queueing.liveops import Op, apply_ops, overflow_ops
@@ -64,6 +63,7 @@ class QueueWait:
         self._t0 = time.monotonic()
         self.position = 0  # Asterisk's position when the last pass ended; 0 = none yet
         self.priority = 0
+        self.offer_due = math.inf  # waited_s when the last announced estimate runs out
         self.outcome = ""  # how the wait ended, for the listener's counters ("" = not decided yet)
         self.language = ctx.language if ctx.language in LANGUAGES else LANGUAGES[0]
 
@@ -111,7 +111,7 @@ class QueueWait:
         decision = await self._overflow("arrival")
         if decision is not None:
             return await self._overflow_to(decision)
-        schedule = AnnouncementSchedule(qdef.announce.first_delay_s, qdef.announce.interval_s,
+        schedule = announce.AnnouncementSchedule(qdef.announce.first_delay_s, qdef.announce.interval_s,
                                         qdef.announce.self_service_hint)
         announcement = schedule.next_event(-1e-6)
         while True:
@@ -119,7 +119,7 @@ class QueueWait:
             remaining = node.timeout - waited
             if remaining <= 0:
                 return self._left("TIMEOUT", "timeout")
-            wake = min(announcement.at_s, self._next_max_wait(waited)) - waited
+            wake = min(announcement.at_s, self._next_max_wait(waited), self.offer_due) - waited
             pass_s = min(max(self.rt.min_pass_s, math.ceil(wake)), max(1, math.ceil(remaining)))
             status, key = await self._pass(pass_s)
             if key is not None:
@@ -138,13 +138,16 @@ class QueueWait:
             decision = await self._overflow("waiting")
             if decision is not None:
                 return await self._overflow_to(decision)
+            key = None
             if self.waited() + 0.5 >= announcement.at_s:
                 key = await self._announce(announcement.kind)
                 announcement = schedule.next_event(self.waited())
-                if key is not None:
-                    step = await self._key(key)
-                    if step is not None:
-                        return step
+            elif self.waited() + 0.5 >= self.offer_due:  # the announced wait is over: offer the callback now
+                key = await self._announce("hint")
+            if key is not None:
+                step = await self._key(key)
+                if step is not None:
+                    return step
 
     def _next_max_wait(self, waited: float) -> float:
         limits = [r.when.waited_over_s for r in self.qdef.overflow
@@ -193,20 +196,10 @@ class QueueWait:
         logged, free = await number(f"QUEUE_MEMBER({q},logged)"), await number(f"QUEUE_MEMBER({q},free)")
         members = [m for m in (await ch.get_variable(f"QUEUE_MEMBER_LIST({q})") or "").split(",") if m]
         paused = min(logged, sum([await number(f"QUEUE_MEMBER({q},paused,{m})") for m in members]))
-        redis = await self.ctx.services.redis()
-        if self.position:
-            ahead = self.position - 1
-        else:
-            ahead = await number(f"QUEUE_WAITING_COUNT({q})")
-            if self.priority > 0 and redis is not None:
-                ahead = min(ahead, await self._callers_at_or_above(redis))
-        handle: list[float] = []
-        if redis is not None:
-            try:
-                raw = await asyncio.wait_for(redis.lrange(keys.queue_handle_times(q), 0, 49), REDIS_TIMEOUT)
-                handle = [float(x) for x in raw]
-            except Exception as exc:  # the default handle time fills in
-                log.info("call %s: handle times not read (%s)", self.uid, exc)
+        handle, callers = await self._live(q)
+        ahead = self.position - 1 if self.position else await number(f"QUEUE_WAITING_COUNT({q})")
+        if not self.position and self.priority > 0 and callers is not None:  # VIPs go ahead of the rest
+            ahead = min(ahead, sum(1 for prio in callers if prio >= self.priority))
         busy = max(0, logged - paused - free)
         est = estimate_wait(ahead + 1, free, busy, handle, wrapup_s=self.qdef.wrapup_s,
                             default_handle_s=self.rt.cfg.default_handle_s)
@@ -214,15 +207,20 @@ class QueueWait:
                              estimated_wait_s=est.seconds if est else None)
         return snap, est
 
-    async def _callers_at_or_above(self, redis: object) -> int:
-        import json
-
+    async def _live(self, q: str) -> tuple[list[float], list[int] | None]:
+        """Recent handle times and the waiting callers' priorities from the listener's live state."""
+        redis = await self.ctx.services.redis()
+        if redis is None:
+            return [], None
         try:
-            raw = await asyncio.wait_for(redis.hvals(keys.queue_callers(self.queue)), REDIS_TIMEOUT)  # type: ignore[attr-defined]
-            return sum(1 for v in raw if int(json.loads(v).get("priority", 0)) >= self.priority)
-        except Exception as exc:
-            log.info("call %s: live callers not read (%s)", self.uid, exc)
-            return 0
+            pipe = redis.pipeline(transaction=False)
+            pipe.lrange(keys.queue_handle_times(q), 0, 49)
+            pipe.hvals(keys.queue_callers(q))
+            handle, callers = await asyncio.wait_for(pipe.execute(), REDIS_TIMEOUT)
+            return [float(x) for x in handle], [int(json.loads(v).get("priority", 0)) for v in callers]
+        except Exception as exc:  # the default handle time fills in
+            log.info("call %s: live queue state not read (%s)", self.uid, exc)
+            return [], None
 
     async def _overflow(self, phase: Phase) -> OverflowDecision | None:
         rules = self.qdef.overflow
@@ -231,11 +229,7 @@ class QueueWait:
         services = self.ctx.services
         snap, _ = await self.snapshot()
         redis = await services.redis()
-        overrides = {}
-        for name in {r.during for r in rules if r.during}:
-            value = await read_override(name, redis)
-            if value is not None:
-                overrides[name] = value
+        overrides = {n: v for n in {r.during for r in rules if r.during} if (v := await read_override(n, redis))}
         try:
             return evaluate_overflow(rules, snap, services.clock.now(), phase, self.waited(),
                                      schedules=services.schedules, overrides=overrides)
@@ -281,20 +275,22 @@ class QueueWait:
         if kind == "position":
             snap, est = await self.snapshot()
             position = snap.callers_ahead + 1
-            text = announcement_text(position, est, self.language)
+            if position == 1 and est is not None and est.seconds == 0:
+                self.ctx.event("queue_announcement_skipped", position=1, reason="next, an agent is free")
+                return None  # back into Queue() at once: an agent is about to ring
+            text = announce.announcement_text(position, est, self.language)
+            # What the caller heard ("less than a minute" = 60 s): nobody waits past it without a callback offer.
+            promised = 60.0 * (announce.spoken_minutes(est.seconds) or 1) if est and est.seconds <= 3600 else math.inf
             data.update(position=position, estimate_s=est.seconds if est else None,
-                        estimate_high_s=est.high if est else None)
+                        promised_s=None if math.isinf(promised) else promised)
+            self.offer_due = self.waited() + promised if cb.enabled else math.inf
         else:
-            parts = [self_service_hint(self.rt.cfg.self_service, self.language)]
-            if cb.enabled:
-                parts.append(callback_offer_text(cb.key, self.language))
-            text = " ".join(p for p in parts if p)
-        if not text:
-            return None
+            self.offer_due = math.inf
+            offer = announce.callback_offer_text(cb.key, self.language) if cb.enabled else ""
+            text = " ".join(filter(None, (announce.self_service_hint(self.rt.cfg.self_service, self.language), offer)))
         path = await self.ctx.services.synthesize(text, self.language)
         self.ctx.event("queue_announcement", text=text, prompt=str(path), **data)
-        digit = await self.ctx.channel.stream_file(str(path), cb.key if cb.enabled else "")
-        return digit or None
+        return await self.ctx.channel.stream_file(str(path), cb.key if cb.enabled else "") or None
 
 
 async def run_live_queue(node: QueueNode, ctx: CallContext, rt: QueueRuntime) -> Step:
