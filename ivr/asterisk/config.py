@@ -39,6 +39,7 @@ class RuntimeOptions:
     max_call_seconds: int = 7200
     caller_networks: tuple[str, ...] = ("127.0.0.1",)
     agent_contacts: Mapping[str, str] = field(default_factory=dict)
+    extra_dialplan: str = ""  # appended to extensions_generated.conf (bench/ adds its contexts)
 
 
 def _first_existing(candidates: tuple[Path, ...], what: str) -> Path:
@@ -94,7 +95,7 @@ def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
     return {
         "queues_generated.conf": render_queues_conf(cfg, settings),
         "pjsip_agents.conf": render_agent_endpoints(cfg, contacts, secrets),
-        "extensions_generated.conf": _agent_dialplan(AGENT_CONTEXT),
+        "extensions_generated.conf": _agent_dialplan(AGENT_CONTEXT) + opts.extra_dialplan,
         "extensions_recording.conf": recording_dialplan(settings),  # [ivr-recording], Gosub'd by [hotline-run]
     }
 
