@@ -57,7 +57,7 @@ class AsteriskInstance:
         if self.is_running():
             raise AsteriskError(f"Asterisk already running for {self.runtime} (pid {self.pid()})")
         self.render()
-        console = open(self.runtime / "log" / "console.log", "ab")  # noqa: SIM115 - handed to the child
+        console = open(self.runtime / "log" / "console.log", "ab")
         self._proc = subprocess.Popen(
             [self.binary, "-C", str(self.conf), "-f", "-n", "-g"],
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,

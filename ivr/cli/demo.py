@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+WorkdirOption = Annotated[Path | None, typer.Option(help="keep runtime files here (default: a temp dir)")]
 
-def demo(workdir: Path | None = typer.Option(None, help="keep runtime files here (default: a temp dir)")) -> None:
+
+def demo(workdir: WorkdirOption = None) -> None:
     """Start Redis, a private Asterisk and the FastAGI server; place real SIPp calls; print their paths."""
     from ivr.demo import run_demo
 
