@@ -26,6 +26,21 @@ AGENTS = ("1001", "1002", "1003")
 Patch = Callable[[dict[str, Any]], None]
 
 
+def free_sip_port() -> int:
+    """A port free for UDP (Asterisk's SIP transport) and TCP alike."""
+    import socket
+
+    for _ in range(50):
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port for SIP")
+
+
 def patched_flows(target: Path, patch: Patch | None) -> Path:
     """A copy of ivr/flows with queues.yaml edited by `patch` (a ruamel round-trip mapping)."""
     from ruamel.yaml import YAML
@@ -54,7 +69,7 @@ class QueueLab:
         self.customer_port = free_udp_port()
         rtp = 30000 + (free_tcp_port() % 200) * 100
         self.settings = base.model_copy(update={
-            "sip_port": free_tcp_port(), "ami_port": free_tcp_port(), "agi_port": free_tcp_port(),
+            "sip_port": free_sip_port(), "ami_port": free_tcp_port(), "agi_port": free_tcp_port(),
             "rtp_port_start": rtp, "rtp_port_end": rtp + 99, "state_dir": workdir / "state",
             "recordings_dir": workdir / "recordings", "flows_dir": patched_flows(workdir / "flows", patch),
             "ring_cycle_s": ring_cycle_s, "callback_poll_s": callback_poll_s,
@@ -72,7 +87,15 @@ class QueueLab:
     def start(self) -> None:
         from ivr.simulate.service_thread import ServiceThread
 
-        self.asterisk.start(timeout=60)
+        for _ in range(3):  # other SIPp processes on this machine may take the port before Asterisk binds it
+            self.asterisk.start(timeout=60)
+            log = self.asterisk.log_file
+            if not log.exists() or "could not be started" not in log.read_text(errors="replace"):
+                break
+            self.asterisk.stop()
+            log.unlink()
+            self.settings = self.settings.model_copy(update={"sip_port": free_sip_port()})
+            self.asterisk.settings = self.settings
         self.service = ServiceThread(self.settings, self.clock)
         self.service.start()
         self.run(self._wait_listener(), timeout=30)
