@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -79,11 +80,21 @@ def _table(settings: Settings, calls: list[DemoCall], clock_label: dict[str, str
             continue
         path = " > ".join(e["node"] for e in rec["events"] if e["kind"] == "node")
         keys = " ".join(e["digits"] for e in rec["events"] if e["kind"] == "dtmf" and e.get("digits"))
-        outcome = rec.get("outcome", "?")
-        agent = rec.get("agent")
-        table.add_row(c.caller, clock_label[c.caller], c.story, path, keys,
-                      f"{outcome}{f' (agent {agent})' if agent else ''}")
+        table.add_row(c.caller, clock_label[c.caller], c.story, path, keys, _outcome(rec))
     return table
+
+
+def _outcome(rec: dict[str, Any]) -> str:
+    parts = [str(rec.get("outcome", "?"))]
+    if rec.get("agent"):
+        rings = rec.get("answered_within_3_rings")
+        parts.append(f"agent {rec['agent']}" + ("" if rings is None else f", within 3 rings: {rings}"))
+    survey = rec.get("survey")
+    if isinstance(survey, dict):
+        parts.append(f"survey: {survey.get('score') or survey.get('reason')}")
+    if rec.get("voicemail"):
+        parts.append("message recorded")
+    return "; ".join(parts)
 
 
 def run_demo(workdir: Path | None = None) -> int:
@@ -108,11 +119,11 @@ def run_demo(workdir: Path | None = None) -> int:
     ast = AsteriskInstance(settings, work / "asterisk",
                            RuntimeOptions(agent_contacts={a.name: a.contact for a in agents}))
     try:
-        _say(2, total, f"starting the FastAGI server on agi://127.0.0.1:{settings.agi_port} "
+        _say(2, total, f"starting the private Asterisk ({ast.prefix.name}), SIP 127.0.0.1:{settings.sip_port}")
+        ast.start()
+        _say(3, total, f"starting the FastAGI server on agi://127.0.0.1:{settings.agi_port} and the AMI listener "
                        "(synthesizing prompts with espeak-ng on first run)")
         service.start()
-        _say(3, total, f"starting the private Asterisk ({ast.prefix.name}), SIP 127.0.0.1:{settings.sip_port}")
-        ast.start()
         _say(4, total, "agents 1001, 1002, 1003 log in with SIPp phones (answer after 1-2 rings)")
         for a in agents:
             a.start()
@@ -136,6 +147,6 @@ def run_demo(workdir: Path | None = None) -> int:
     finally:
         for a in agents:
             a.stop()
-        ast.stop()
         service.stop()
+        ast.stop()
         redis.stop()
