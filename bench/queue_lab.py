@@ -19,26 +19,11 @@ from typing import Any
 from ivr.clock import Clock
 from ivr.settings import REPO_ROOT, Settings
 from ivr.simulate.local_redis import free_tcp_port
-from ivr.simulate.sipp import SippAgent, free_udp_port
+from ivr.simulate.sipp import SippAgent, free_sip_port, free_udp_port
 
 FLOWS = REPO_ROOT / "ivr" / "flows"
 AGENTS = ("1001", "1002", "1003")
 Patch = Callable[[dict[str, Any]], None]
-
-
-def free_sip_port() -> int:
-    """A port free for UDP (Asterisk's SIP transport) and TCP alike."""
-    import socket
-
-    for _ in range(50):
-        port = free_udp_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port for SIP")
 
 
 def patched_flows(target: Path, patch: Patch | None) -> Path:

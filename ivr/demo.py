@@ -24,7 +24,7 @@ from ivr.settings import Settings, load_settings
 from ivr.simulate.calls import call_record, caller_audio
 from ivr.simulate.local_redis import LocalRedis, free_tcp_port
 from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Step, Wait
-from ivr.simulate.sipp import SippAgent, place_calls
+from ivr.simulate.sipp import SippAgent, free_sip_port, place_calls
 from ivr.simulate.timeline import ms_until_menu
 
 console = Console()
@@ -109,7 +109,7 @@ def run_demo(workdir: Path | None = None) -> int:
     redis.start()
     base = load_settings()
     settings = load_settings(
-        redis_url=redis.url, sip_port=free_tcp_port(), ami_port=free_tcp_port(), agi_port=free_tcp_port(),
+        redis_url=redis.url, sip_port=free_sip_port(), ami_port=free_tcp_port(), agi_port=free_tcp_port(),
         state_dir=work, prompts_dir=base.prompts_path, ami_secret="demo-" + work.name,
     )
     agents = [SippAgent(a, ring_ms=ring, talk_ms=6000, workdir=work)

@@ -30,6 +30,19 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_sip_port() -> int:
+    """A port free for UDP (Asterisk's SIP transport) and TCP alike."""
+    for _ in range(50):
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise SippError("no port free for SIP over both UDP and TCP")
+
+
 @dataclass
 class CallResult:
     returncode: int

@@ -13,6 +13,7 @@ import pytest
 
 from ivr.clock import MutableClock
 from ivr.settings import Settings, load_settings
+from ivr.simulate.sipp import free_sip_port
 from tests.support.components import RedisServer, free_port, missing, require
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -25,7 +26,7 @@ def e2e_settings(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFac
     require("sipp", "real SIP calls (Debian sip-tester)")
     state = Path(tmp_path_factory.mktemp("state"))
     return load_settings(
-        sip_port=free_port(), ami_port=free_port(), agi_port=free_port(),
+        sip_port=free_sip_port(), ami_port=free_port(), agi_port=free_port(),
         redis_url=redis_server.url, state_dir=state, recordings_dir=state / "recordings",
         prompts_dir=Path(tmp_path_factory.getbasetemp()).parent / "prompts-cache",
         ami_secret="e2e-secret",
