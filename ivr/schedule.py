@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ivr import keys
 from ivr.clock import Clock, ClockError, zone
+from ivr.yamlpos import line_of
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -224,30 +225,11 @@ async def current_status(
     return schedule_status(schedules[name], clock.now(), override)
 
 
-def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the deepest YAML node along a pydantic error location."""
-    line: int | None = None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        if lc is None:
-            break
-        try:
-            if isinstance(part, int) and isinstance(node, list):
-                line, node = lc.item(part)[0] + 1, node[part]
-            elif isinstance(node, dict) and part in node:
-                line, node = lc.key(part)[0] + 1, node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
-
-
 def _issues(name: str, body: Any, base_line: int, exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
-        line = _line_of(body, loc) or base_line
+        line = line_of(body, loc) or base_line
         field = ".".join(str(p) for p in loc) or "(schedule)"
         out.append(f"line {line}: schedule {name!r}, field {field}: {err['msg']}")
     return out

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ivr.queueing.model import Loc, QueueConfig, reference_problems
+from ivr.yamlpos import line_of
 
 
 class QueueConfigError(ValueError):
@@ -18,25 +19,6 @@ class QueueConfigError(ValueError):
         self.path = path
         self.issues = issues
         super().__init__(f"{path}: {len(issues)} problem(s)\n" + "\n".join(f"  {i}" for i in issues))
-
-
-def _line_of(node: Any, loc: Iterable[str | int]) -> int | None:
-    """1-based line of the deepest YAML node along a location (ruamel round-trip nodes carry .lc)."""
-    line: int | None = None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        if lc is None:
-            break
-        try:
-            if isinstance(node, list) and isinstance(part, int):
-                line, node = lc.item(part)[0] + 1, node[part]
-            elif isinstance(node, dict) and part in node:
-                line, node = lc.key(part)[0] + 1, node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
 
 
 def _where(loc: Loc) -> str:
@@ -51,7 +33,7 @@ def _where(loc: Loc) -> str:
 
 
 def _issue(data: Any, loc: Loc, msg: str) -> str:
-    line = _line_of(data, loc) or 1
+    line = line_of(data, loc) or 1
     return f"line {line}: {_where(loc)}: {msg}"
 
 
