@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard import (
+    agents_routes,
     audit_routes,
     auth_routes,
     calls,
@@ -98,6 +99,7 @@ def _mount_features(app: FastAPI) -> None:
     app.include_router(flows_routes.build_router())
     app.include_router(reviews.build_router())
     app.include_router(live_routes.build_router())
+    app.include_router(agents_routes.build_router())
     app.include_router(metrics.build_router())
 
 

@@ -14,7 +14,7 @@ from ivr.clock import Clock
 
 Action = Literal[
     "login", "logout", "listen", "download", "score", "supersede", "monitor",
-    "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw",
+    "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw", "agent",
 ]
 
 
