@@ -4,7 +4,6 @@ Asterisk (AMI QueueAdd / QueuePause / QueueRemove), and every action is in the a
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from fastapi.testclient import TestClient
 from dashboard.app import create_app
 from ivr import keys
 from ivr.settings import Settings
-from tests.browser.dashboard_support import add_users, dashboard_settings, login
-from tests.support.components import free_port, missing
+from tests.browser.dashboard_support import add_users, login
+from tests.support.pbx import dashboard_pbx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 REPO = Path(__file__).resolve().parents[1]
@@ -25,23 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[Settings]:
-    from ivr.asterisk.build import AsteriskNotBuilt
-    from ivr.asterisk.process import AsteriskInstance
-
-    root = Path(tmp_path_factory.mktemp("agents-pbx"))
-    settings = dashboard_settings(redis_server.url, root, sip_port=free_port(), ami_port=free_port(),
-                                  agi_port=free_port(), ami_secret="dash-agents-secret")
-    for f in (REPO / "ivr" / "flows").glob("*.yaml"):
-        shutil.copy(f, settings.flows_dir / f.name)
-    try:
-        inst = AsteriskInstance(settings, root / "asterisk")
-    except AsteriskNotBuilt as exc:
-        missing(f"Asterisk build ({exc})")
-    inst.start(timeout=60)
-    try:
-        yield settings
-    finally:
-        inst.stop()
+    with dashboard_pbx(Path(tmp_path_factory.mktemp("agents-pbx")), redis_server.url, "dash-agents-secret") as s:
+        yield s
 
 
 @pytest.fixture

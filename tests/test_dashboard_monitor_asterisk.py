@@ -7,7 +7,6 @@ like a call in progress, the "supervisor phone" answers like a person picking up
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ import pytest
 from dashboard.monitor import originate, spy_request
 from ivr.queueing.ami import connect_ami, send
 from ivr.settings import Settings
-from tests.browser.dashboard_support import dashboard_settings
-from tests.support.components import free_port, missing
+from tests.support.pbx import dashboard_pbx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 REPO = Path(__file__).resolve().parents[1]
@@ -35,24 +33,9 @@ exten => supervisor,1,Answer()
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[Settings]:
-    from ivr.asterisk.build import AsteriskNotBuilt
-    from ivr.asterisk.config import RuntimeOptions
-    from ivr.asterisk.process import AsteriskInstance
-
     root = Path(tmp_path_factory.mktemp("monitor-pbx"))
-    settings = dashboard_settings(redis_server.url, root, sip_port=free_port(), ami_port=free_port(),
-                                  agi_port=free_port(), ami_secret="dash-monitor-secret")
-    for f in (REPO / "ivr" / "flows").glob("*.yaml"):
-        shutil.copy(f, settings.flows_dir / f.name)
-    try:
-        inst = AsteriskInstance(settings, root / "asterisk", RuntimeOptions(extra_dialplan=DIALPLAN))
-    except AsteriskNotBuilt as exc:
-        missing(f"Asterisk build ({exc})")
-    inst.start(timeout=60)
-    try:
+    with dashboard_pbx(root, redis_server.url, "dash-monitor-secret", DIALPLAN) as settings:
         yield settings
-    finally:
-        inst.stop()
 
 
 async def _spy(settings: Settings, mode: str) -> tuple[dict[str, str], list[str]]:

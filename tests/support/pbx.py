@@ -1,0 +1,35 @@
+"""A private Asterisk for dashboard tests that talk AMI to it (shipped flows/queues, own ports)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ivr.settings import Settings
+from tests.browser.dashboard_support import dashboard_settings
+from tests.support.components import free_port, missing
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def dashboard_pbx(root: Path, redis_url: str, ami_secret: str, extra_dialplan: str = "") -> Iterator[Settings]:
+    from ivr.asterisk.build import AsteriskNotBuilt
+    from ivr.asterisk.config import RuntimeOptions
+    from ivr.asterisk.process import AsteriskInstance
+
+    settings = dashboard_settings(redis_url, root, sip_port=free_port(), ami_port=free_port(),
+                                  agi_port=free_port(), ami_secret=ami_secret)
+    for f in (REPO / "ivr" / "flows").glob("*.yaml"):
+        shutil.copy(f, settings.flows_dir / f.name)
+    try:
+        inst = AsteriskInstance(settings, root / "asterisk", RuntimeOptions(extra_dialplan=extra_dialplan))
+    except AsteriskNotBuilt as exc:
+        missing(f"Asterisk build ({exc})")
+    inst.start(timeout=60)
+    try:
+        yield settings
+    finally:
+        inst.stop()
