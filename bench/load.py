@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from bench.rig import RESULT_FAMILY, BenchRig, service
 from ivr.asterisk.process import AsteriskInstance
 from ivr.simulate.dtmf_pcap import write_digit_pcap
-from ivr.simulate.scenarios import _BYE, _INVITE
+from ivr.simulate.scenarios import BYE, INVITE, OK_TO_BYE
 from ivr.simulate.sipp import free_udp_port, sipp_binary
 
 DIGIT = "1"
@@ -38,21 +38,7 @@ PATIENCE_MS = 4000  # the caller's last press is no later than this after the an
 FINAL_WAIT_MS = 20_000
 SETTLE_S = 60.0  # calls are cut at 60 s by TIMEOUT(absolute)
 
-_OK_BYE = """  <label id="gotbye"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-  <nop next="end"/>
-"""
+_OK_BYE = '  <label id="gotbye"/>\n' + OK_TO_BYE
 
 
 def caller_scenario(pcap_dir: Path, patience_ms: int = PATIENCE_MS) -> str:
@@ -67,8 +53,8 @@ def caller_scenario(pcap_dir: Path, patience_ms: int = PATIENCE_MS) -> str:
                      f'  <recv request="BYE" timeout="{REPEAT_MS}" ontimeout="{after}" next="gotbye"/>\n')
     parts.append(f'  <label id="last"/>\n  <recv request="BYE" timeout="{FINAL_WAIT_MS}" ontimeout="bye" '
                  'next="gotbye"/>\n')
-    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi bench caller">\n' + _INVITE
-            + "".join(parts) + _OK_BYE + _BYE.format(label="bye") + '  <label id="end"/>\n</scenario>\n')
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi bench caller">\n' + INVITE
+            + "".join(parts) + _OK_BYE + BYE.format(label="bye") + '  <label id="end"/>\n</scenario>\n')
 
 
 @dataclass

@@ -47,7 +47,7 @@ class Hangup:
 
 Step = Wait | Dtmf | Audio | AwaitHangup | Hangup
 
-_INVITE = """  <send retrans="500">
+INVITE = """  <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -91,7 +91,7 @@ _INVITE = """  <send retrans="500">
   </send>
 """
 
-_BYE = """  <label id="{label}"/>
+BYE = """  <label id="{label}"/>
   <send retrans="500">
     <![CDATA[
       BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -109,8 +109,8 @@ _BYE = """  <label id="{label}"/>
   <nop next="end"/>
 """
 
-_RECV_BYE = """  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>
-  <send>
+# Answers the BYE just received and ends the call (shared with bench/load.py).
+OK_TO_BYE = """  <send>
     <![CDATA[
       SIP/2.0 200 OK
       [last_Via:]
@@ -124,6 +124,7 @@ _RECV_BYE = """  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>
   </send>
   <nop next="end"/>
 """
+_RECV_BYE = '  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>\n' + OK_TO_BYE
 
 
 def _step_xml(step: Step, bye_label: str, pcap_dir: Path, counter: list[int]) -> str:
@@ -152,7 +153,7 @@ def caller_scenario(steps: list[Step], pcap_dir: Path, name: str = "hotline call
     if not steps or not isinstance(steps[-1], AwaitHangup | Hangup):
         body += '  <nop next="bye"/>\n'
     return (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{escape(name)}">\n'
-            + _INVITE + body + _BYE.format(label="bye") + '  <label id="end"/>\n'
+            + INVITE + body + BYE.format(label="bye") + '  <label id="end"/>\n'
             + '  <ResponseTimeRepartition value="100, 500, 1000, 5000"/>\n</scenario>\n')
 
 
