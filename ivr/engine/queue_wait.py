@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode
+from ivr.engine.callback_booking import book_callback
 from ivr.engine.context import CallContext, End, Step
-from ivr.engine.handoff import book_callback
 from ivr.queueing import announce
 from ivr.queueing.asterisk_conf import EXIT_CONTEXT
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
