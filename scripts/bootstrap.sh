@@ -11,9 +11,9 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential pkg-config libedit-dev libjansson-dev libxml2-dev libsqlite3-dev uuid-dev
   libssl-dev libncurses-dev bzip2 patch xz-utils dpkg-dev
-  asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
+  asterisk-core-sounds-en asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   sip-tester redis-server espeak-ng sox ffmpeg python3-venv python3-dev
-  chromium fonts-wqy-microhei
+  chromium fonts-wqy-microhei fontconfig
 )
 
 missing=()
@@ -37,6 +37,10 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -c "import ivr, agi" || { say "pip install failed"; exit 1; }
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
+
+# Package names are not enough: check the files and commands the project relies on, and name what is
+# missing (e.g. /usr/share/asterisk/sounds/en is an alternatives link only asterisk-core-sounds-en makes).
+bash "$ROOT/scripts/check-system.sh"
 
 say "Asterisk (cached build outside the repo; the first build takes ~5 minutes)"
 bash "$ROOT/scripts/build-asterisk.sh" >/dev/null
