@@ -52,7 +52,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 async def _startup(settings: Settings, redis: Redis, clock: Clock) -> Services:
-    users = UserStore(redis)
+    users = UserStore(redis, settings.dashboard_login_hash_threads)
     if settings.dashboard_production:
         await check_production_users(users)
     elif await users.ensure_dev_admin():

@@ -13,7 +13,7 @@ from ivr import keys
 from ivr.clock import Clock
 
 Action = Literal[
-    "login", "logout", "listen", "download", "score", "supersede", "monitor",
+    "login", "login_failed", "logout", "listen", "transcript", "review", "download", "score", "supersede", "monitor",
     "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw", "agent",
 ]
 

@@ -6,6 +6,7 @@ development `admin`/`admin` account, flagged `default_password` so production st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -66,9 +67,24 @@ def check_password(name: str, password: str) -> str:
     return password
 
 
+def _verify(data: dict[str, Any] | None, password: str) -> str:
+    """"" when the password matches the stored hash, else why not. CPU-bound (argon2): run in a thread."""
+    if data is None:
+        _hasher.hash(password)  # same cost as a real check, so timing does not reveal names
+        return "unknown user"
+    try:
+        _hasher.verify(data["hash"], password)
+    except (VerificationError, InvalidHashError):
+        return "wrong password"
+    return ""
+
+
 class UserStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, hash_threads: int = 2) -> None:
         self._r = redis
+        # argon2 takes tens of ms of CPU: in threads, a few at a time, so the event loop stays free
+        # and a burst of wrong logins cannot take every core.
+        self._hash_slots = asyncio.Semaphore(hash_threads)
 
     @property
     def redis(self) -> Redis:
@@ -117,15 +133,16 @@ class UserStore:
 
     async def authenticate(self, name: str, password: str) -> User | None:
         """The user when the password matches; None otherwise (unknown name or wrong password)."""
+        user, _ = await self.check_login(name, password)
+        return user
+
+    async def check_login(self, name: str, password: str) -> tuple[User | None, str]:
+        """(user, "") when the password matches, else (None, "unknown user" | "wrong password").
+        The hash is checked in a worker thread, at most `hash_threads` at once."""
         data = await self._raw(name)
-        if data is None:
-            _hasher.hash(password)  # same cost as a real check, so timing does not reveal names
-            return None
-        try:
-            _hasher.verify(data["hash"], password)
-        except (VerificationError, InvalidHashError):
-            return None
-        return self._user(data)
+        async with self._hash_slots:
+            why = await asyncio.to_thread(_verify, data, password)
+        return (None, why) if why or data is None else (self._user(data), "")
 
     async def ensure_dev_admin(self) -> bool:
         """Development only: create admin/admin when there are no users at all. True if created."""

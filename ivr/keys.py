@@ -83,8 +83,20 @@ def dashboard_trend(iso_day: str) -> str:
 
 
 def dashboard_login_failures(name: str) -> str:
-    """Failed logins of one user name in the current window: integer with a TTL (brute-force limit)."""
+    """Failed logins of one user name: integer, TTL Settings.dashboard_login_window (brute-force limit)."""
     return f"{PREFIX}:dashboard:login-failures:{name}"
+
+
+def dashboard_login_failures_ip(ip: str) -> str:
+    """Failed logins from one client IP: integer, TTL Settings.dashboard_login_window (brute-force limit)."""
+    return f"{PREFIX}:dashboard:login-failures-ip:{ip}"
+
+
+def dashboard_access_seen(user: str, call_id: str, channel: str) -> str:
+    """Marker that `user` accessed a call's recording/transcript by `channel` (listen, download, transcript,
+    review page) and it was audited: TTL Settings.dashboard_access_coalesce, so one playback's range
+    requests make one audit entry."""
+    return f"{PREFIX}:dashboard:access-seen:{user}:{call_id}:{channel}"
 
 
 # Queues (ivr/queueing). VIP list: set of normalized numbers, editable at run time.

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     supervisor_endpoint: str = "PJSIP/supervisor"  # phone rung for listen/whisper/barge when a user has none
     review_calls_per_agent: int = Field(3, ge=0, description="calls drawn per agent per week for QA review")
     review_spot_checks: int = Field(5, ge=0, description="extra random calls per week across all agents")
+    dashboard_login_max_failures: int = Field(10, ge=1, description="failed logins of one user name per window")
+    dashboard_login_max_failures_ip: int = Field(50, ge=1, description="failed logins from one client IP per window")
+    dashboard_login_window: int = Field(900, ge=1, description="seconds after the last failure a lock lasts")
+    dashboard_login_hash_threads: int = Field(2, ge=1, description="password checks (argon2) run at once")
+    dashboard_access_coalesce: int = Field(
+        300, ge=1, description="seconds in which one user's requests for one recording/transcript are one audit entry")
 
     # Recording, transcription, QA, retention (issue 4; docs/transcription.md)
     vosk_models: dict[str, str] = Field(default_factory=dict, description="language -> Vosk model dir")

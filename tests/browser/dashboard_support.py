@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Coroutine
+import threading
+import time
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import uvicorn
 from redis.asyncio import Redis
 
+from dashboard.app import create_app
 from dashboard.users import UserStore
 from ivr.settings import Settings, load_settings
+from tests.support.components import free_port
 
 T = TypeVar("T")
 PASSWORDS = {"sup": "sup-secret-1", "boss": "boss-secret-1", "sup2": "sup2-secret-1"}
@@ -126,3 +132,22 @@ def write_call(redis_url: str, call_id: str, start: float, **fields: Any) -> Non
     r.rpush(keys.call_events(call_id), json.dumps({"t": start, "kind": "node", "node": "welcome"}))
     r.zadd(keys.CALLS_INDEX, {call_id: start})
     r.close()
+
+
+@contextlib.contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The dashboard of `settings` served by a real uvicorn on a free port (in a thread); yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="dashboard-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start the dashboard"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
