@@ -7,12 +7,25 @@ and written on reconnect) and while the flow files are broken (the last good ver
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import Any
 
+from agi.server import FastAgiServer
+from ivr import keys
+from ivr.callflow.store import FlowStore
 from ivr.clock import Clock, clock_from_settings
+from ivr.engine.engine import FlowEngine
+from ivr.engine.queue_wait import QueueRuntime
+from ivr.engine.runners import build_runner_registry
+from ivr.prompts import build_prompts
+from ivr.queueing.config import QueueConfigError, load_queue_config
+from ivr.queueing.dialer import CallbackDialer
+from ivr.queueing.listener import QueueListener, QueuePasses
+from ivr.schedule import Schedule, load_schedules
 from ivr.settings import Settings
+from ivr.state.callrecord import CallRecorder
+from ivr.state.redis import RedisHub
+from ivr.state.writer import RecordWriter
+from ivr.tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -21,21 +34,12 @@ class HotlineService:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or clock_from_settings(settings)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
 
     async def start(self) -> None:
-        from agi.server import FastAgiServer
-        from ivr.callflow.store import FlowStore
-        from ivr.engine.engine import FlowEngine
-        from ivr.engine.runners import build_runner_registry
-        from ivr.schedule import load_schedules
-        from ivr.state.callrecord import CallRecorder
-        from ivr.state.redis import RedisHub
-        from ivr.state.writer import RecordWriter
-
         s = self.settings
         self.hub = RedisHub(s.redis_url)
+        self.tasks = TaskSupervisor(on_death=self._count_death)
         self.writer = RecordWriter(self.hub, ttl_seconds=s.call_record_ttl_days * 86400)
         await self.writer.start()
         self.store = FlowStore(s.flows_dir)
@@ -58,18 +62,14 @@ class HotlineService:
             read_timeout=s.agi_read_timeout, drain_timeout=s.agi_drain_timeout,
         )
         await self.server.start()
-        self._spawn(self.store.watch(), "flow-watch")
+        self.tasks.spawn("flow-watch", self.store.watch)
         if queues is not None:
             self._start_queue_services(queues, schedules)
         self._started = True
         log.info("serving flows %s on agi://%s:%s", ", ".join(self.store.names()), s.agi_host, self.server.port)
 
-    def _queue_runtime(self, schedules: dict[str, Any]) -> Any:
+    def _queue_runtime(self, schedules: dict[str, Schedule]) -> QueueRuntime | None:
         """Live queues (announcements, overflow, callbacks) when queues.yaml loads; else plain Queue()."""
-        from ivr.engine.queue_wait import QueueRuntime
-        from ivr.queueing.config import QueueConfigError, load_queue_config
-        from ivr.queueing.listener import QueuePasses
-
         try:
             cfg = load_queue_config(self.settings.flows_dir / "queues.yaml", schedules=schedules)
         except QueueConfigError as exc:
@@ -77,28 +77,24 @@ class HotlineService:
             return None
         return QueueRuntime(cfg, QueuePasses(), timezone=self.settings.timezone)
 
-    def _start_queue_services(self, queues: Any, schedules: dict[str, Any]) -> None:
+    def _start_queue_services(self, queues: QueueRuntime, schedules: dict[str, Schedule]) -> None:
         """The AMI listener and the callback dialer: they (re)connect on their own, calls never wait."""
-        from ivr.queueing.dialer import CallbackDialer
-        from ivr.queueing.listener import QueueListener
-
         self.listener = QueueListener(self.settings, queues.cfg, self.hub.client, queues.passes, self.writer)
         self.dialer = CallbackDialer(self.settings, queues.cfg, schedules, self.clock, self.hub.client, self.writer)
-        self._spawn(self.listener.run(), "ami-listener")
-        self._spawn(self.dialer.run(), "callback-dialer")
+        self.tasks.spawn("ami-listener", self.listener.run)
+        self.tasks.spawn("callback-dialer", self.dialer.run)
 
     async def _build_prompts(self) -> None:
         """Synthesize every text prompt of every served flow before the first call needs it."""
-        from ivr.prompts import build_prompts
-
         texts = [t for flow in self.store.flows() for t in flow.prompt_texts()]
         stats = await asyncio.to_thread(build_prompts, texts, self.settings.prompts_path)
         log.info("prompts: %s", stats)
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _count_death(self, name: str) -> None:
+        """A background task died: counted in Redis, so the dashboard's /metrics shows it."""
+        redis = await self.hub.client()
+        if redis is not None:
+            await asyncio.wait_for(redis.hincrby(keys.TASK_DEATHS, name, 1), 2.0)
 
     async def serve_forever(self) -> None:
         self.server.install_signal_handlers()
@@ -108,11 +104,7 @@ class HotlineService:
         if not self._started:
             return
         await self.server.stop(drain=drain)
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.tasks.stop()
         await self.writer.stop(flush_timeout=5.0)
         await self.hub.close()
         self._started = False

@@ -35,10 +35,10 @@ async def test_serves_without_ami_and_keeps_trying(
         await writer.wait_closed()
         await asyncio.sleep(1.5)  # several connection attempts and dialer polls
         assert not listener.connected.is_set() and listener.sessions == 0
-        names = {t.get_name() for t in service._tasks}
-        assert {"ami-listener", "callback-dialer"} <= names
-        assert all(not t.done() for t in service._tasks)  # nothing crashed for want of AMI
+        # running, and nothing crashed for want of AMI
+        assert {"ami-listener", "callback-dialer", "flow-watch"} <= set(service.tasks.names)
+        assert not service.tasks.deaths
         assert dialer.attempts == 0
     finally:
         await asyncio.wait_for(service.stop(drain=False), 30)
-    assert not service._tasks
+    assert service.tasks.names == []
