@@ -41,6 +41,9 @@ def flow_error(flow: str) -> str:
 
 FLOW_EVENTS = f"{PREFIX}:flows:events"  # pub/sub channel: flow reload results
 
+# hash task name -> how often that background task of `ivr serve` died (ivr/tasks.py); /metrics counter
+TASK_DEATHS = f"{PREFIX}:metrics:task_deaths"
+
 # Dashboard (issue 5). Users: hash name -> JSON {"name","role","hash","endpoint","created"}.
 DASHBOARD_USERS = f"{PREFIX}:dashboard:users"
 
