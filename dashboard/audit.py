@@ -28,16 +28,36 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+# Append the entry only if the marker was not set, and set it, in one step: a listen is never
+# marked as audited without its entry (nor audited twice within the marker's lifetime).
+ONCE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 class AuditLog:
     def __init__(self, redis: Redis, clock: Clock) -> None:
         self._r = redis
         self._clock = clock
 
+    def _entry(self, user: str, role: str, action: Action, target: str, detail: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(at=self._clock.now().isoformat(timespec="seconds"), user=user, role=role,
+                          action=action, target=target, detail=detail)
+
     async def record(self, user: str, role: str, action: Action, target: str, **detail: Any) -> AuditEntry:
-        entry = AuditEntry(at=self._clock.now().isoformat(timespec="seconds"), user=user, role=role,
-                           action=action, target=target, detail=detail)
+        entry = self._entry(user, role, action, target, detail)
         await self._r.rpush(keys.AUDIT_LOG, json.dumps(asdict(entry), ensure_ascii=False))
         return entry
+
+    async def record_once(self, marker: str, ttl_s: int, user: str, role: str, action: Action, target: str,
+                          **detail: Any) -> bool:
+        """Record unless `marker` exists (then it was recorded within the last `ttl_s` s). True if recorded."""
+        entry = json.dumps(asdict(self._entry(user, role, action, target, detail)), ensure_ascii=False)
+        return bool(await self._r.eval(ONCE_SCRIPT, 2, marker, keys.AUDIT_LOG, str(ttl_s), entry))
 
     async def count(self) -> int:
         return int(await self._r.llen(keys.AUDIT_LOG))

@@ -1,6 +1,9 @@
 """Call review: the recording (range requests), the transcript synced with playback, QA flags in
-place, and the scoring form. Supervisors get redacted text; admins raw. Listening, downloading
-and scoring are written to the audit log."""
+place, and the scoring form. Supervisors get redacted text; admins raw. Every access to a recording
+or transcript (review page, transcript API, audio with or without a Range header, download) and
+every score is written to the audit log; one user's repeated requests for the same call by the
+same channel within IVR_DASHBOARD_ACCESS_COALESCE seconds (one playback's range requests) make
+one entry."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.media import CallMedia, MediaError, call_media, playable, read_transcript
 from dashboard.scoring import KPIS, Score, ScoreConflict, ScoreInput, ScoreStore, iso_week
 from dashboard.sessions import Session
+from ivr import keys
 from ivr.privacy.redact import view_transcript
 from ivr.state.callrecord import CallStore
 
@@ -24,6 +28,14 @@ FLAG_LABELS = {
     "no_courtesy": "no courtesy words", "agent_hung_up_first": "agent hung up first",
     "long_silence": "long silence", "talk_over": "talk-over",
 }
+
+
+async def audit_access(svc: Services, session: Session, action: Action, call_id: str, channel: str,
+                       **detail: Any) -> None:
+    """Before anything is served: if Redis cannot take the entry, the request fails (503), unserved."""
+    await svc.audit.record_once(keys.dashboard_access_seen(session.user, call_id, channel),
+                                svc.settings.dashboard_access_coalesce, session.user, session.role, action,
+                                call_id, via=channel, **detail)
 
 
 async def load_record(svc: Services, call_id: str) -> dict[str, Any]:
@@ -109,6 +121,7 @@ async def review_response(request: Request, svc: Services, session: Session, cal
     record = await load_record(svc, call_id)
     media = media_of(svc, record)
     lines, transcript_error = transcript_lines(media, session)
+    await audit_access(svc, session, "review", call_id, "page", transcript=bool(lines), audio=media.has_audio)
     qa = record.get("qa") if isinstance(record.get("qa"), dict) else {}
     flags = [f for f in (qa or {}).get("flags", []) if isinstance(f, dict)]
     unplaced = place_flags(lines, flags)
@@ -134,12 +147,10 @@ def build_router() -> APIRouter:
             path = await playable(media_of(svc, record))
         except MediaError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
-        rng = request.headers.get("range", "")
-        if download:
-            await svc.audit.record(session.user, session.role, "download", call_id, file=path.name)
-        elif not rng or rng.replace(" ", "").startswith("bytes=0-"):
-            # Seeks fetch later ranges of the same playback; only its first request is a "listen".
-            await svc.audit.record(session.user, session.role, "listen", call_id, file=path.name)
+        # Every request is audited whatever its Range header says; one playback's seeks coalesce.
+        await audit_access(svc, session, "download" if download else "listen", call_id,
+                           "download" if download else "audio", file=path.name,
+                           range=request.headers.get("range", "")[:100])
         return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav" if download else None,
                             content_disposition_type="attachment" if download else "inline",
                             headers={"Cache-Control": "private, no-store"})
@@ -161,6 +172,8 @@ def build_router() -> APIRouter:
         lines, err = transcript_lines(media_of(svc, record), session)
         if err:
             raise HTTPException(500, err)
+        await audit_access(svc, session, "transcript", call_id, "api", redacted=not session.is_admin,
+                           lines=len(lines))
         qa = record.get("qa") if isinstance(record.get("qa"), dict) else {}
         unplaced = place_flags(lines, [f for f in (qa or {}).get("flags", []) if isinstance(f, dict)])
         return {"call_id": call_id, "redacted": not session.is_admin, "lines": lines, "unplaced_flags": unplaced}

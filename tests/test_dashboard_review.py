@@ -39,10 +39,10 @@ def call(redis_url: str, tmp_path: Path) -> str:
 def audit_actions(redis_url: str) -> list[tuple[str, str, str]]:
     r = redis.Redis.from_url(redis_url)
     return [(e["user"], e["action"], e["target"]) for e in map(json.loads, r.lrange(keys.AUDIT_LOG, 0, -1))
-            if e["action"] not in ("login", "logout", "sample_draw")]
+            if e["action"] not in ("login", "logout", "sample_draw", "review")]
 
 
-def test_recording_supports_range_requests_and_logs_one_listen(client: TestClient, call: str,
+def test_recording_supports_range_requests_and_logs_one_listen_per_playback(client: TestClient, call: str,
                                                                 redis_url: str) -> None:
     login(client, "sup")
     full = client.get(f"/calls/{call}/audio")
@@ -56,7 +56,32 @@ def test_recording_supports_range_requests_and_logs_one_listen(client: TestClien
     assert client.get(f"/calls/{call}/audio", headers={"range": "bytes=999999-"}).status_code == 416
     dl = client.get(f"/calls/{call}/audio?download=1")
     assert "attachment" in dl.headers["content-disposition"]
-    assert audit_actions(redis_url) == [("sup", "listen", call)] * 2 + [("sup", "download", call)]
+    assert audit_actions(redis_url) == [("sup", "listen", call), ("sup", "download", call)]
+
+
+def access_log(redis_url: str) -> list[tuple[str, str, str]]:
+    r = redis.Redis.from_url(redis_url)
+    return [(e["user"], e["action"], e["detail"].get("via", "")) for e in map(json.loads, r.lrange(keys.AUDIT_LOG, 0, -1))
+            if e["action"] in ("listen", "download", "transcript", "review")]
+
+
+@pytest.mark.parametrize("first_range", ["Bytes=0-", "bytes=1-", "bytes = 500-999", "bytes=-100"])
+def test_every_access_to_a_recording_or_transcript_is_audited(client: TestClient, call: str, redis_url: str,
+                                                              first_range: str) -> None:
+    login(client, "sup")
+    client.get(f"/calls/{call}/audio", headers={"range": first_range})
+    client.get(f"/calls/{call}/audio", headers={"range": "bytes=2000-"})  # the same playback seeking
+    assert access_log(redis_url) == [("sup", "listen", "audio")]
+    assert client.get(f"/api/calls/{call}/transcript").status_code == 200
+    assert client.get(f"/calls/{call}", headers={"accept": "text/html"}).status_code == 200
+    assert access_log(redis_url)[1:] == [("sup", "transcript", "api"), ("sup", "review", "page")]
+    redis.Redis.from_url(redis_url).delete(keys.dashboard_access_seen("sup", call, "audio"))  # window over
+    client.get(f"/calls/{call}/audio", headers={"range": "bytes=3000-"})
+    assert access_log(redis_url)[3:] == [("sup", "listen", "audio")]  # a later listen is never lost
+    client.cookies.clear()
+    login(client, "sup2")
+    client.get(f"/api/calls/{call}/transcript")
+    assert access_log(redis_url)[4:] == [("sup2", "transcript", "api")]  # per user
 
 
 def test_two_speaker_files_are_joined_into_stereo(client: TestClient, redis_url: str, tmp_path: Path) -> None:
