@@ -61,7 +61,8 @@ def test_recording_supports_range_requests_and_logs_one_listen_per_playback(clie
 
 def access_log(redis_url: str) -> list[tuple[str, str, str]]:
     r = redis.Redis.from_url(redis_url)
-    return [(e["user"], e["action"], e["detail"].get("via", "")) for e in map(json.loads, r.lrange(keys.AUDIT_LOG, 0, -1))
+    entries = map(json.loads, r.lrange(keys.AUDIT_LOG, 0, -1))
+    return [(e["user"], e["action"], e["detail"].get("via", "")) for e in entries
             if e["action"] in ("listen", "download", "transcript", "review")]
 
 
