@@ -174,27 +174,37 @@ class QueueListener:
         self._put(_plain(message), filtered=False)
 
     async def run(self) -> None:
-        """Forever: connect, resync, follow events; reconnect with a backoff when AMI is gone."""
+        """Forever: connect, resync, follow events; reconnect with a backoff when AMI is gone.
+
+        Network errors are retried here; anything else (a bug in the consumer or a session) ends
+        run() with that exception, so the service's TaskSupervisor logs it and restarts us."""
         consumer = asyncio.create_task(self._consume(), name="ami-listener-consume")
-        backoff, warned = 0.5, False
+        sessions = asyncio.create_task(self._sessions(), name="ami-listener-sessions")
         try:
-            while True:
-                try:
-                    await self._session()
-                    backoff, warned = 0.5, False
-                except (AmiError, OSError, TimeoutError) as exc:
-                    if not warned:
-                        log.warning("AMI listener: %s; retrying every %.0f s at most", exc, self.backoff_max_s)
-                        warned = True
-                    else:
-                        log.debug("AMI listener: %s", exc)
-                self.connected.clear()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.backoff_max_s)
+            done, _ = await asyncio.wait({consumer, sessions}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises what ended it
+            raise RuntimeError("AMI listener: a loop ended on its own")
         finally:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            for task in (consumer, sessions):
+                task.cancel()
+            await asyncio.gather(consumer, sessions, return_exceptions=True)
+
+    async def _sessions(self) -> None:
+        backoff, warned = 0.5, False
+        while True:
+            try:
+                await self._session()
+                backoff, warned = 0.5, False
+            except (AmiError, OSError, TimeoutError) as exc:
+                if not warned:
+                    log.warning("AMI listener: %s; retrying every %.0f s at most", exc, self.backoff_max_s)
+                    warned = True
+                else:
+                    log.debug("AMI listener: %s", exc)
+            self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backoff_max_s)
 
     async def _session(self) -> None:
         manager = await connect_ami(self.settings, events="agent")  # app_queue's events are all class agent
