@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ivr import keys
 from ivr.clock import Clock, ClockError, zone
-from ivr.yamlpos import line_of
+from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -256,7 +256,9 @@ def load_schedules(path: Path) -> dict[str, Schedule]:
     from ruamel.yaml.error import YAMLError
 
     try:
-        data = _yaml().load(path.read_text(encoding="utf-8"))
+        data = load_admin_yaml(path.read_text(encoding="utf-8"), _yaml())
+    except YamlShapeError as exc:
+        raise ScheduleError(path, [f"line {exc.line}: {exc}"]) from None
     except (OSError, YAMLError, ValueError) as exc:
         raise ScheduleError(path, [f"cannot read: {exc}"]) from exc
     if not isinstance(data, dict):

@@ -1,9 +1,57 @@
-"""Where a value sits in a YAML file: line numbers for error messages that admins can act on."""
+"""YAML that admins edit: where a value sits (line numbers for error messages they can act on),
+and the shapes we refuse before building anything from it.
+
+Anchors and aliases (`&a`, `*a`, `<<: *a`) are refused in every admin file (flows, queues.yaml,
+schedules.yaml): a few hundred bytes of nested aliases expand to billions of nodes once
+converted to plain data (the "billion laughs" bomb), and none of our files needs them. Nesting
+deeper than MAX_DEPTH is refused too, because composing YAML recurses once per level.
+The check reads the parser's event stream, which is linear in the text and never expands anything.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+
+MAX_DEPTH = 40  # our deepest legitimate file nests 6 levels
+
+
+class YamlShapeError(ValueError):
+    """An admin YAML file uses an anchor/alias or nests too deeply; `line` is 1-based."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def check_admin_yaml(text: str) -> None:
+    """YamlShapeError at the first anchor, alias or too-deep nesting. A syntax error raises
+    ruamel's own YAMLError (with its mark), which each loader already reports."""
+    depth = 0
+    for event in YAML(typ="rt").parse(text):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, AliasEvent):
+            raise YamlShapeError(f"alias *{anchor}: anchors and aliases are not allowed here; "
+                                 "write the value out in full", line)
+        if anchor is not None:
+            raise YamlShapeError(f"anchor &{anchor}: anchors and aliases are not allowed here; "
+                                 "write the value out in full", line)
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlShapeError(f"nested more than {MAX_DEPTH} levels deep", line)
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def load_admin_yaml(text: str, yaml: YAML | None = None) -> Any:
+    """check_admin_yaml, then the round-trip load (line numbers kept); `yaml`: a configured loader."""
+    check_admin_yaml(text)
+    return (yaml or YAML(typ="rt")).load(text)
 
 
 def line_of(node: Any, loc: Iterable[str | int]) -> int | None:

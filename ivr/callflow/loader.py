@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ivr.callflow.checks import check_flow
 from ivr.callflow.issues import FlowInvalid, FlowIssue, errors_only
@@ -26,6 +28,8 @@ from ivr.callflow.model import (
     strip_audio_extension,
 )
 from ivr.callflow.nodes import NodeSpec, NodeTypes
+from ivr.callflow.safety import audio_path_problem
+from ivr.yamlpos import YamlShapeError, load_admin_yaml
 
 _FLOW_MARKER = re.compile(r"^nodes\s*:", re.MULTILINE)
 
@@ -63,6 +67,8 @@ def check_flow_file(
         return None, [FlowIssue(file, None, None, None, f"not UTF-8 text (byte {exc.start})")]
     except _YamlSyntax as exc:
         return None, [FlowIssue(file, None, None, exc.line, f"YAML syntax error: {exc}")]
+    except YamlShapeError as exc:
+        return None, [FlowIssue(file, None, None, exc.line, str(exc))]
     if not isinstance(data, dict):
         return None, [FlowIssue(file, None, None, 1, "a flow is a mapping with name, start, prompts, nodes")]
     loc = Locator(file, data)
@@ -91,11 +97,9 @@ class _YamlSyntax(ValueError):
 
 
 def _parse(text: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+    """The round-trip data; YamlShapeError for anchors, aliases, deep nesting (ivr/yamlpos.py)."""
     try:
-        return YAML(typ="rt").load(text)
+        return load_admin_yaml(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -106,8 +110,6 @@ def _parse(text: str) -> Any:
 
 def plain(value: Any) -> Any:
     """ruamel's round-trip types -> plain Python (ScalarBoolean is an int, not a bool)."""
-    from ruamel.yaml.scalarbool import ScalarBoolean
-
     if isinstance(value, dict):
         return {k if isinstance(k, str) else plain(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -134,7 +136,7 @@ def _pydantic_issues(
 ) -> list[FlowIssue]:
     issues = []
     for err in exc.errors():
-        parts = [str(p) for p in err["loc"]]
+        parts = [str(p) for p in err["loc"] if p != "[key]"]  # a bad dict key: name the key itself
         field = ".".join(parts) or None
         line = loc.line([*base, *parts])
         issues.append(FlowIssue(loc.file, node, field, line, _message(err)))
@@ -181,8 +183,12 @@ def _prompts(
                 issues.append(loc.top_issue(field, "a file prompt has exactly one key, `file: <path>`"))
                 continue
             file = Path(body["file"])
-            file = file if file.is_absolute() else base_dir / file
-            prompts[pid] = PromptSpec(file=strip_audio_extension(file.resolve()))
+            file = strip_audio_extension((file if file.is_absolute() else base_dir / file).resolve())
+            problem = audio_path_problem(str(file))
+            if problem:
+                issues.append(loc.top_issue(f"{field}.file", problem))
+                continue
+            prompts[pid] = PromptSpec(file=file)
         else:
             bad = [str(k) for k, v in body.items() if not isinstance(v, str) or not v.strip()]
             for language in bad:

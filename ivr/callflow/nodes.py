@@ -8,25 +8,23 @@ check needs at least one reachable from every node). What a node *does* lives in
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ivr.callflow.registry import Registry
+from ivr.callflow.safety import (
+    SAFE_NAME,
+    Scalar,
+    check_call_variable,
+    check_channel_value,
+    check_channel_variable,
+    check_dial_target,
+)
 
 RefKind = Literal["node", "prompt", "schedule", "language"]
 DTMF_KEYS = frozenset("0123456789*#")
-# Names handed to dialplan applications: no commas, pipes or spaces that would split arguments.
-SAFE_NAME = r"^[A-Za-z0-9_.-]+$"
-# Call-record fields the engine writes itself; `set` may not overwrite them.
-RESERVED_CALL_FIELDS = frozenset(
-    {"caller", "called", "flow", "flow_version", "language", "channel", "start", "end", "outcome",
-     "queue", "voicemail", "incident_played", "schedule_status", "survey", "overflow", "callback"}
-)
-
-
 @dataclass(frozen=True)
 class Ref:
     kind: RefKind
@@ -174,7 +172,7 @@ class TransferBranches(BaseModel):
 class TransferNode(NodeSpec):
     type: Literal["transfer"]
     ends_call: ClassVar[bool] = True
-    to: str | None = Field(None, pattern=r"^[A-Za-z]+/[A-Za-z0-9_.@+-]+$")  # e.g. PJSIP/100
+    to: Annotated[str | None, AfterValidator(check_dial_target)] = None  # e.g. PJSIP/100
     number: str | None = Field(None, pattern=r"^\+?[0-9]{2,20}$")  # external, dialled via `trunk`
     trunk: str | None = Field(None, pattern=SAFE_NAME)
     timeout: int = Field(30, gt=0, le=600)
@@ -201,44 +199,39 @@ class TransferNode(NodeSpec):
 
 
 class VoicemailNode(NodeSpec):
+    """Record a message. `failed` (a prompt id, default `voicemail_failed`, so every flow with a
+    voicemail node carries that apology in its catalogue) plays when no message could be kept."""
+
     type: Literal["voicemail"]
     ends_call: ClassVar[bool] = True
     prompt: str | None = None
+    failed: str = "voicemail_failed"
     max_seconds: int = Field(120, gt=0, le=600)
     silence_seconds: int = Field(5, ge=0, le=60, description="stop after this much silence; 0 = never")
     beep: bool = True
     next: str
 
     def refs(self) -> list[Ref]:
-        return [*_optional("prompt", "prompt", self.prompt), Ref("node", "next", self.next)]
+        return [*_optional("prompt", "prompt", self.prompt), Ref("prompt", "failed", self.failed),
+                Ref("node", "next", self.next)]
 
 
-Scalar = str | int | float | bool
+CallVariable = Annotated[str, AfterValidator(check_call_variable)]
+ChannelVariable = Annotated[str, AfterValidator(check_channel_variable)]
+ChannelValue = Annotated[Scalar, AfterValidator(check_channel_value)]
 
 
 class SetNode(NodeSpec):
+    """Variables on the call record (`call`) and on the Asterisk channel (`channel`). Channel names
+    come from an allow-list and values may not carry `$`, brackets, braces, quotes or control
+    characters: SET VARIABLE stores them literally, but a later evaluation would not
+    (ivr/callflow/safety.py says why, and what else is refused)."""
+
     type: Literal["set"]
-    call: dict[str, Scalar] = {}  # written to the call record (e.g. category for QA)
-    channel: dict[str, Scalar] = {}  # Asterisk channel variables / functions, e.g. CDR(userfield)
+    call: dict[CallVariable, Scalar] = {}  # written to the call record (e.g. category for QA)
+    # Asterisk channel variables / functions, allow-listed in ivr/callflow/safety.py, e.g. CDR(userfield)
+    channel: dict[ChannelVariable, ChannelValue] = {}
     next: str
-
-    @field_validator("call")
-    @classmethod
-    def _call_names(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        for name in value:
-            if not name.isidentifier() or name in RESERVED_CALL_FIELDS:
-                raise ValueError(f"{name!r} cannot be a call variable (reserved or not an identifier)")
-        return value
-
-    @field_validator("channel")
-    @classmethod
-    def _channel_names(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        for name, v in value.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,]*\))?", name):
-                raise ValueError(f"{name!r} is not a channel variable name")
-            if "\n" in str(v) or "\r" in str(v):
-                raise ValueError(f"value of {name!r} must be a single line")
-        return value
 
     @model_validator(mode="after")
     def _something(self) -> SetNode:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ivr.queueing.model import Loc, QueueConfig, reference_problems
-from ivr.yamlpos import line_of
+from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
 
 
 class QueueConfigError(ValueError):
@@ -39,11 +39,12 @@ def _issue(data: Any, loc: Loc, msg: str) -> str:
 
 def parse_queue_config(text: str, path: Path, schedules: Iterable[str] | None = None) -> QueueConfig:
     """Parse queues.yaml text; `schedules` (names in schedules.yaml) also checks `during`/`schedule`."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        data = YAML(typ="rt").load(text)
+        data = load_admin_yaml(text)
+    except YamlShapeError as exc:
+        raise QueueConfigError(path, [f"line {exc.line}: {exc}"]) from None
     except YAMLError as exc:
         raise QueueConfigError(path, [f"not valid YAML: {exc}"]) from exc
     if not isinstance(data, dict):
