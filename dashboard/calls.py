@@ -1,7 +1,7 @@
 """Call records: GET /api/calls, GET /api/calls/{id} and the calls page.
 
-Supervisors see customers' numbers masked (the policy: access only by role and need); admins see
-them raw. Transcript text is redacted separately, on the review page.
+Supervisors see customers' numbers masked (dashboard.masking: the policy is access only by role and
+need); admins see them raw. Transcript text is redacted separately, on the review page.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from redis.asyncio import Redis
 from starlette.responses import JSONResponse, Response
 
 from dashboard.deps import CurrentSession, Svc, render
-from dashboard.sessions import Session
+from dashboard.masking import for_role
+from dashboard.masking import mask_number as mask_number  # re-exported: the call path masks what it logs
 from ivr import keys
 from ivr.state.callrecord import CallStore
 
 CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-NUMBER_FIELDS = ("caller", "callback_number", "caller_id", "callerid")
 SUMMARY_FIELDS = ("call_id", "start", "end", "duration", "caller", "called", "flow", "language", "queue",
                   "agent", "outcome", "answer_timing", "recording", "transcript", "qa", "hangup_by")
 
@@ -31,28 +31,6 @@ def check_call_id(call_id: str) -> str:
         raise HTTPException(400, f"call id {call_id[:100]!r}: only letters, digits, '.', '_' and '-' "
                                  "(up to 80 characters)")
     return call_id
-
-
-def mask_number(value: Any) -> Any:
-    """'13812345678' -> '138****5678'; shorter numbers keep fewer digits. Non-strings unchanged."""
-    if not isinstance(value, str) or not value:
-        return value
-    head = 3 if len(value) >= 9 else 0
-    tail = 4 if len(value) >= 7 else min(2, len(value) - 1)
-    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail:]
-
-
-def for_role(record: dict[str, Any], session: Session) -> dict[str, Any]:
-    if session.is_admin:
-        return record
-    out = dict(record)
-    for f in NUMBER_FIELDS:
-        if f in out:
-            out[f] = mask_number(out[f])
-    if "events" in out:
-        out["events"] = [{k: mask_number(v) if k in NUMBER_FIELDS else v for k, v in e.items()}
-                         for e in out["events"]]
-    return out
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
 from dashboard.audit import Action
-from dashboard.calls import check_call_id, for_role
+from dashboard.calls import check_call_id
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
+from dashboard.masking import for_role
 from dashboard.media import CallMedia, MediaError, call_media, playable, read_transcript
 from dashboard.scoring import KPIS, Score, ScoreConflict, ScoreInput, ScoreStore, iso_week
 from dashboard.sessions import Session
