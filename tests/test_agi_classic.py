@@ -10,7 +10,10 @@ import os
 import socket
 import sys
 import time
+import wave
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -145,7 +148,7 @@ async def test_unknown_script() -> None:
     run = await ClassicRun.start("nosuch")
     code, rest, err = await run.finish()
     assert (code, rest) == (2, ["FAILURE"])
-    assert "'nosuch'" in err and "dialogue, fallback" in err
+    assert "'nosuch'" in err and "dialogue, fallback, voicemail" in err
 
 
 # --- fallback --------------------------------------------------------------------------------
@@ -218,12 +221,83 @@ async def test_fallback_when_caller_already_gone_still_records(redis_url: str) -
         client.close()
 
 
+# --- voicemail (hangup handler after [hotline-fallback]'s Record) ------------------------------------
+
+
+def write_wav(path: Path, frames: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00" * frames)
+    return path
+
+
+async def check_voicemail(redis_url: str, recordings: Path, path: Path, status: str) -> tuple[dict[str, Any], str]:
+    """Runs the script as the dialplan's hangup handler does (no AGI command is answered: the
+    channel is gone); returns the call record's fallback_voicemail and the script's stderr."""
+    run = await ClassicRun.start("voicemail", str(path), status,
+                                 env={"IVR_REDIS_URL": redis_url, "IVR_RECORDINGS_DIR": str(recordings)})
+    code, rest, err = await run.finish()
+    assert (code, rest) == (0, []), err
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        record = client.hgetall(keys.call(UNIQUEID))
+        client.delete(keys.call(UNIQUEID))
+    finally:
+        client.close()
+    return {**json.loads(record["fallback_voicemail"]), "voicemail": json.loads(record.get("voicemail", "null"))}, err
+
+
+@pytest.mark.timeout(30)
+async def test_voicemail_kept_is_on_record(redis_url: str, tmp_path: Path) -> None:
+    message = write_wav(tmp_path / "voicemail" / "2026" / "11" / "23" / f"fallback-{UNIQUEID}.wav", 16000)
+    mark, err = await check_voicemail(redis_url, tmp_path, message, "SILENCE")
+    assert (mark["status"], mark["seconds"], mark["record_status"]) == ("kept", 2.0, "SILENCE"), mark
+    assert mark["voicemail"] == str(message)
+    assert "ERROR" not in err
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("make", "status", "reason"), [
+    ("missing", "HANGUP", "no file (RECORD_STATUS=HANGUP)"),
+    ("missing", "", "no file (Record() did not run)"),
+    ("garbage", "SILENCE", "unreadable WAV"),
+    ("audio", "ERROR", "Record() failed (RECORD_STATUS=ERROR)"),
+    ("outside", "SILENCE", "the dialplan and IVR_RECORDINGS_DIR disagree"),
+])
+async def test_voicemail_lost_is_on_record_and_logged_as_error(
+    redis_url: str, tmp_path: Path, make: str, status: str, reason: str
+) -> None:
+    message = tmp_path / "voicemail" / "2026" / "11" / "23" / f"fallback-{UNIQUEID}.wav"
+    if make == "garbage":
+        message.parent.mkdir(parents=True)
+        message.write_bytes(b"not a wav file at all")
+    elif make == "audio":
+        write_wav(message, 800)
+    elif make == "outside":
+        message = write_wav(tmp_path / "elsewhere" / "m.wav", 800)
+    mark, err = await check_voicemail(redis_url, tmp_path, message, status)
+    assert mark["status"] == "lost" and reason in mark["reason"], mark
+    assert mark["voicemail"] is None
+    assert "agi.classic ERROR" in err and "fallback voicemail lost" in err, err
+
+
+@pytest.mark.timeout(30)
+async def test_voicemail_empty_message_is_not_a_loss(redis_url: str, tmp_path: Path) -> None:
+    message = write_wav(tmp_path / "voicemail" / "2026" / "11" / "23" / f"fallback-{UNIQUEID}.wav", 0)
+    mark, err = await check_voicemail(redis_url, tmp_path, message, "HANGUP")
+    assert (mark["status"], mark["voicemail"]) == ("empty", None), mark
+    assert "agi.classic WARNING" in err and "ERROR" not in err
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
 def test_registry_rejects_duplicates() -> None:
     registry = build_registry()
-    assert registry.names() == ["dialogue", "fallback"]
+    assert registry.names() == ["dialogue", "fallback", "voicemail"]
     with pytest.raises(DuplicateRegistration, match="'fallback'"):
         registry.register("fallback", registry["dialogue"])
     assert ScriptRegistry().names() == []

@@ -39,7 +39,8 @@ def dialplan_names(etc: Path, uniqueid: str, epoch: int) -> dict[str, Path]:
     def value(var: str) -> str:
         m = re.search(rf"Set\({var}=(.*)\)$", text, re.M)
         assert m, f"{var} not set in {text}"
-        return m[1].replace("${IVR_REC_DAY}", local_day).replace("${UNIQUEID}", uniqueid)
+        named = re.sub(r"\$\{FILTER\([^,]+,\$\{UNIQUEID\}\)\}", uniqueid, m[1])  # uniqueid passes FILTER
+        return named.replace("${IVR_REC_DAY}", local_day)
 
     queues = (etc / "queues_generated.conf").read_text()
     fmt = re.search(r"^monitor-format=(\w+)", queues, re.M)
@@ -68,7 +69,7 @@ def test_dialplan_names_are_recording_paths(tmp_path: Path, local: datetime) -> 
     assert expected.dir == (tmp_path / "rec").resolve() / f"{local:%Y}" / f"{local:%m}" / f"{local:%d}"
     extensions = (etc / "extensions.conf").read_text()
     run = extensions[extensions.index("[hotline-run]"):]
-    assert run.index("Gosub(ivr-recording,s,1)") < run.index("AGI(${IVR_AGI_URL}")
+    assert run.index("Gosub(ivr-recording,s,1)") < run.index("AGI(${GLOBAL(IVR_AGI_URL)}")
     assert "#include extensions_recording.conf" in extensions
 
 

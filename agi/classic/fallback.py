@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import Any
 
 from agi.classic.pyst import ClassicAgi
 
@@ -41,14 +42,21 @@ def note_fallback(
     call_id: str, reason: str, redis_url: str | None = None, *, caller: str = "", queue: str = "", channel: str = ""
 ) -> bool:
     """Best effort: mark ivr:call:<call_id> with fallback=true and the reason. Never raises."""
+    fields = {"fallback": True, "fallback_reason": reason, "fallback_queue": queue}
+    return mark_call(call_id, fields, {"caller": caller, "channel": channel}, redis_url, what="fallback")
+
+
+def mark_call(call_id: str, fields: dict[str, Any], identity: dict[str, str], redis_url: str | None = None, *,
+              what: str, timeout_s: float = REDIS_TIMEOUT_S) -> bool:
+    """Best effort: set `fields` on ivr:call:<call_id> (and `identity` where missing). Never raises."""
     if not call_id:
-        log.warning("no agi_uniqueid in the AGI header; fallback not recorded")
+        log.warning("no agi_uniqueid in the AGI header; %s not recorded", what)
         return False
     try:
         url, ttl_days = _redis_settings(redis_url)
-        _write(url, call_id, reason, ttl_days * 86400, {"caller": caller, "channel": channel}, queue)
+        _write(url, call_id, fields, identity, ttl_days * 86400, timeout_s)
     except Exception as e:
-        log.warning("call %s: fallback not recorded in Redis: %s", call_id, e)
+        log.warning("call %s: %s not recorded in Redis: %s", call_id, what, e)
         return False
     return True
 
@@ -69,7 +77,8 @@ def _redis_settings(redis_url: str | None) -> tuple[str, int]:
         return url, DEFAULT_TTL_DAYS
 
 
-def _write(url: str, call_id: str, reason: str, ttl_s: int, identity: dict[str, str], queue: str) -> None:
+def _write(url: str, call_id: str, fields: dict[str, Any], identity: dict[str, str], ttl_s: int,
+           timeout_s: float) -> None:
     import time
 
     import redis
@@ -79,16 +88,14 @@ def _write(url: str, call_id: str, reason: str, ttl_s: int, identity: dict[str, 
     from ivr import keys
 
     # No retries: redis-py retries 3 times by default, which would multiply the time budget.
-    client = redis.Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
-    )
+    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                  retry=Retry(NoBackoff(), 0))
     try:
         pipe = client.pipeline(transaction=False)
         key = keys.call(call_id)
         now = time.time()
-        pipe.hset(key, "fallback", json.dumps(True))
-        pipe.hset(key, "fallback_reason", json.dumps(reason, ensure_ascii=False))
-        pipe.hset(key, "fallback_queue", json.dumps(queue, ensure_ascii=False))
+        for field, value in fields.items():
+            pipe.hset(key, field, json.dumps(value, ensure_ascii=False))
         # A call whose flow failed midway already has a record: only fill what is missing, so
         # the call still shows in the call list (a server that was down wrote nothing).
         for field, value in identity.items():

@@ -19,9 +19,10 @@ class ScriptRegistry(Registry[ClassicScript]):
 
 
 def build_registry() -> ScriptRegistry:
-    from agi.classic import dialogue, fallback
+    from agi.classic import dialogue, fallback, voicemail
 
     registry = ScriptRegistry()
     registry.register("fallback", fallback.run)
     registry.register("dialogue", dialogue.run)
+    registry.register("voicemail", voicemail.run)
     return registry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Mapping
@@ -19,7 +20,15 @@ from typing import Any
 
 import jinja2
 
-from ivr.asterisk.recording_conf import recording_dialplan, write_recording_wrapper
+from ivr.asterisk.private import check_secrets, private_dir, wrapper_environment, write_private
+from ivr.asterisk.recording_conf import recording_dialplan, recordings_root, timezone_name, write_recording_wrapper
+from ivr.queueing.asterisk_conf import (
+    AGENT_CONTEXT,
+    agent_secrets_from_env,
+    render_agent_endpoints,
+    render_queues_conf,
+)
+from ivr.queueing.config import load_queue_config
 from ivr.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +73,8 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
         "ami_secret": settings.ami_secret,
         "agi_host": settings.agi_host,
         "agi_port": settings.agi_port,
-        "recordings_dir": settings.recordings_dir.resolve(),
+        "recordings_dir": recordings_root(settings),
+        "timezone": timezone_name(settings),
         "moh_dir": _first_existing(MOH_DIRS, "music on hold (asterisk-moh-opsound-gsm)"),
         "default_flow": opts.default_flow,
         "fallback_queue": opts.fallback_queue or settings.fallback_queue,
@@ -76,17 +86,10 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
 
 def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
     """Files derived from queues.yaml (the single source of truth for queues and agents)."""
-    from ivr.queueing.asterisk_conf import (
-        AGENT_CONTEXT,
-        agent_secrets_from_env,
-        render_agent_endpoints,
-        render_queues_conf,
-    )
-    from ivr.queueing.config import load_queue_config
-
     cfg = load_queue_config(settings.flows_dir / "queues.yaml")
     contacts = dict(opts.agent_contacts)
     secrets = agent_secrets_from_env(cfg)
+    check_secrets(settings, secrets)
     for agent in cfg.agents:
         if agent not in contacts and agent not in secrets:
             # No password configured: the phone cannot register until IVR_AGENT_SECRET_<id> is set.
@@ -106,19 +109,24 @@ def _agent_dialplan(context: str) -> str:
 
 
 def _agi_wrapper(settings: Settings) -> str:
-    # Classic AGI scripts run per call as children of Asterisk: give them our venv and settings.
-    env = {k: v for k, v in os.environ.items() if k.startswith("IVR_")}
+    # Classic AGI scripts run per call as children of Asterisk: give them our venv and settings
+    # (not the secrets: they talk to Redis only), each value quoted for /bin/sh.
+    env = wrapper_environment(os.environ)
     env["IVR_REDIS_URL"] = settings.redis_url
-    exports = "".join(f"export {k}='{v}'\n" for k, v in sorted(env.items()))
-    return f"#!/bin/sh\n{exports}cd '{REPO_ROOT}'\nexec '{sys.executable}' -m agi.classic \"$@\"\n"
+    env["IVR_RECORDINGS_DIR"] = str(settings.recordings_dir.resolve())
+    env["IVR_CALL_RECORD_TTL_DAYS"] = str(settings.call_record_ttl_days)
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+    return (f"#!/bin/sh\n{exports}cd {shlex.quote(str(REPO_ROOT))}\n"
+            f"exec {shlex.quote(sys.executable)} -m agi.classic \"$@\"\n")
 
 
 def render(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptions | None = None) -> Path:
     """Write a complete config for one private instance; returns the asterisk.conf path."""
     opts = opts or RuntimeOptions()
-    runtime = runtime.resolve()
+    runtime = private_dir(runtime.resolve())  # holds the secrets: nobody else may even list it
+    generated = _generated(settings, opts)  # refuses insecure secrets before anything is written
     for sub in ("etc", "lib", "lib/keys", "data", "agi-bin", "spool", "run", "log", "cache"):
-        (runtime / sub).mkdir(parents=True, exist_ok=True)
+        private_dir(runtime / sub)
     (settings.recordings_dir / "voicemail").mkdir(parents=True, exist_ok=True)
     sounds = runtime / "data" / "sounds"
     if not sounds.exists():
@@ -130,12 +138,10 @@ def render(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptions
     ctx = _context(settings, runtime, prefix, opts)
     etc = runtime / "etc"
     for tpl in sorted(TEMPLATE_DIR.glob("*.conf")):
-        (etc / tpl.name).write_text(env.get_template(tpl.name).render(**ctx), encoding="utf-8")
-    for name, text in _generated(settings, opts).items():
-        (etc / name).write_text(text, encoding="utf-8")
-    wrapper = runtime / "agi-bin" / "hotline-agi"
-    wrapper.write_text(_agi_wrapper(settings), encoding="utf-8")
-    wrapper.chmod(0o755)
+        write_private(etc / tpl.name, env.get_template(tpl.name).render(**ctx))
+    for name, text in generated.items():
+        write_private(etc / name, text)
+    write_private(runtime / "agi-bin" / "hotline-agi", _agi_wrapper(settings), mode=0o700)
     write_recording_wrapper(settings, runtime / "agi-bin")
     return etc / "asterisk.conf"
 
