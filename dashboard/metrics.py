@@ -1,4 +1,6 @@
-"""Prometheus /metrics: queue and service-level gauges from the same live state as the wallboard.
+"""Prometheus /metrics: queue and service-level gauges from the same live state as the wallboard,
+and the counters the call path keeps in Redis (the serve process has no HTTP endpoint of its own):
+`ivr_voicemail_lost_total{reason}`, messages that could not be kept (ivr/engine/handoff.py).
 
 Each scrape builds its own registry from one Redis read, so nothing is kept in process-global
 state. Only aggregates are exported (no numbers, no names), so the endpoint needs no login and a
@@ -9,13 +11,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from dashboard.deps import Svc
 from dashboard.livestate import Board
 from dashboard.wallboard import wallboard
+from ivr import keys
+from ivr.engine.handoff import VOICEMAIL_LOST_REASONS
 
 
 class _BoardCollector(Collector):
@@ -55,6 +59,23 @@ class _BoardCollector(Collector):
         return [waiting, longest, agents, today, sl, abandon, overflow, callbacks, incident, peak]
 
 
+class _CounterCollector(Collector):
+    def __init__(self, voicemail_lost: dict[str, int]) -> None:
+        self.voicemail_lost = voicemail_lost
+
+    def collect(self) -> list[CounterMetricFamily]:
+        lost = CounterMetricFamily("ivr_voicemail_lost", "Voicemail messages that could not be saved, by reason",
+                                   labels=["reason"])
+        for reason in sorted(set(VOICEMAIL_LOST_REASONS) | set(self.voicemail_lost)):
+            lost.add_metric([reason], self.voicemail_lost.get(reason, 0))
+        return [lost]
+
+
+async def _voicemail_lost(svc: Svc) -> dict[str, int]:
+    raw = await svc.redis.hgetall(keys.VOICEMAIL_LOST)
+    return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+
+
 def build_router() -> APIRouter:
     router = APIRouter()
 
@@ -63,6 +84,7 @@ def build_router() -> APIRouter:
     async def metrics(svc: Svc) -> Response:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_BoardCollector(await wallboard(svc).board()))
+        registry.register(_CounterCollector(await _voicemail_lost(svc)))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.clock import MutableClock
+from ivr.engine.handoff import WAV_HEADER_BYTES
 from ivr.settings import Settings, load_settings
 from ivr.simulate.calls import call_record, caller_audio
 from ivr.simulate.local_redis import LocalRedis, free_tcp_port
@@ -92,9 +93,21 @@ def _outcome(rec: dict[str, Any]) -> str:
     survey = rec.get("survey")
     if isinstance(survey, dict):
         parts.append(f"survey: {survey.get('score') or survey.get('reason')}")
-    if rec.get("voicemail"):
-        parts.append("message recorded")
+    parts += _message(rec)
     return "; ".join(parts)
+
+
+def _message(rec: dict[str, Any]) -> list[str]:
+    """What became of a voicemail, checked against the file itself, not just the record's word."""
+    error = rec.get("voicemail_error")
+    if isinstance(error, dict):
+        return [f"[red]message NOT saved ({error.get('reason')})[/]"]
+    if not rec.get("voicemail"):
+        return []
+    path = Path(str(rec["voicemail"]))
+    if path.is_file() and path.stat().st_size > WAV_HEADER_BYTES:
+        return [f"message recorded ({path.stat().st_size} bytes)"]
+    return [f"[red]message NOT saved (no file {path})[/]"]
 
 
 def run_demo(workdir: Path | None = None) -> int:

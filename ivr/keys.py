@@ -146,3 +146,8 @@ def queue_handle_times(queue: str) -> str:
     """Talk seconds of the queue's most recent calls (newest first, capped): list of JSON numbers.
     Feeds our wait estimate (ivr.queueing.estimate)."""
     return f"{PREFIX}:queue:{queue}:handle_times"
+
+
+# Voicemail messages that could not be kept (the engine counts them, /metrics exports them as the
+# counter ivr_voicemail_lost_total{reason}): hash reason -> int. No TTL: a counter must not go back.
+VOICEMAIL_LOST = f"{PREFIX}:metrics:voicemail_lost"

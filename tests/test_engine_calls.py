@@ -290,4 +290,5 @@ async def test_external_transfer_through_the_trunk(tmp_path: Path, prompts_dir: 
     assert ch.execs("Dial") == [("PJSIP/13800138000@carrier", "30")]
     assert rec.path()[-4:] == ["outside", "busy_msg", "voicemail", "goodbye"]
     # Record failed: no message was left, so the call is not counted as a voicemail
-    assert outcome == "hangup" and rec.fields["voicemail"] is None
+    assert outcome == "voicemail_failed" and rec.fields["voicemail"] is None
+    assert rec.fields["voicemail_error"]["reason"] == "record_error"

@@ -12,7 +12,7 @@ from ivr.callflow.store import FlowStore
 from ivr.clock import FixedClock
 from ivr.engine.engine import FlowEngine
 from ivr.engine.recorder import MemoryRecorder
-from ivr.engine.scripted import ScriptedChannel, during_play
+from ivr.engine.scripted import HANGUP, ScriptedChannel, during_play
 from ivr.prompts import prompt_file
 from ivr.schedule import load_schedules
 from tests.test_engine_calls import CLOSED, OPEN, no_redis
@@ -70,3 +70,17 @@ async def test_silent_line_is_asked_to_call_again(tmp_path: Path, prompts_dir: P
     assert outcome == "hangup" and rec.path()[-1] == "silent_line"
     policy = "对不起，我听不到您的声音……请您稍后换一部电话再打来好吗？"
     assert ch.played()[-1] == str(prompt_file(policy, "zh-CN", prompts_dir))
+
+
+@pytest.mark.parametrize(("script", "reason"), [
+    (["", "2", HANGUP], "hangup"),  # the caller hangs up at the survey question (most callers do)
+    (["", "2", "", ""], "no_input"),
+    (["", "2", "8", HANGUP], "hangup"),  # an invalid key, then gone during the second try
+])
+async def test_every_call_that_reaches_the_survey_has_a_result(
+    tmp_path: Path, prompts_dir: Path, script: list[str], reason: str
+) -> None:
+    outcome, _, rec = await hotline_call(tmp_path, prompts_dir, OPEN, script)
+    assert outcome == "queued" and rec.path()[-1 if reason == "hangup" else -2] == "survey"
+    assert rec.fields["survey"] == {"score": None, "scale": 5, "reason": reason, "node": "survey"}
+    assert rec.kinds("survey")[-1]["reason"] == reason

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ivr.callflow.nodes import GotoNode, HangupNode, LanguageNode, PlayNode, Scalar, SetNode
+from ivr.callflow.nodes import GotoNode, HangupNode, LanguageNode, PlayNode, SetNode
+from ivr.callflow.safety import Scalar
 from ivr.engine.context import CallContext, End, Step, asterisk_language
 
 

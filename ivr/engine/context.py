@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.callflow.model import Flow
-from ivr.callflow.nodes import Scalar
+from ivr.callflow.safety import Scalar
 from ivr.clock import Clock
 from ivr.engine.channel import Channel
 from ivr.engine.recorder import Recorder

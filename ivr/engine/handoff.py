@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from agi.protocol import AgiHangup
+from ivr import keys
 from ivr.callflow.nodes import QueueNode, SurveyNode, TransferNode, VoicemailNode
 from ivr.engine.context import CallContext, End, Step
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # QUEUESTATUS is not set (or CONTINUE) when an agent answered and the bridge ended.
 _QUEUE_ANSWERED = {"", "CONTINUE"}
+# Why a message was not kept: Record said ERROR, no file, a file with no audio, a file we cannot stat.
+VOICEMAIL_LOST_REASONS = ("record_error", "missing", "empty", "unreadable")
+WAV_HEADER_BYTES = 44  # a .wav Record left with no audio after its header holds no message
 
 
 def _branch(branches: BaseModel, status: str) -> str | None:
@@ -70,7 +75,26 @@ def queue_runner(runtime: QueueRuntime | None) -> Runner:
 
 
 async def run_survey(node: SurveyNode, ctx: CallContext) -> Step:
-    """One key 1..scale after the call; `survey` on the record says the score or why there is none."""
+    """One key 1..scale after the call. `survey` on the record always says the score or why there is
+    none ({"score": None, "reason": "no_input" | "invalid" | "hangup" | "error"}): a caller who hangs
+    up during the question is the commonest case and must not leave the field out."""
+    try:
+        score = await _ask(node, ctx)
+    except Exception as exc:
+        _no_score(node, ctx, "hangup" if isinstance(exc, AgiHangup) else "error")
+        raise
+    if score is not None and node.thanks is not None:
+        await ctx.play(node.thanks)
+    return node.next
+
+
+def _no_score(node: SurveyNode, ctx: CallContext, reason: str) -> None:
+    ctx.recorder.set("survey", {"score": None, "scale": node.scale, "reason": reason, "node": ctx.node_id})
+    ctx.event("survey", score=None, scale=node.scale, reason=reason)
+
+
+async def _ask(node: SurveyNode, ctx: CallContext) -> int | None:
+    """The score (recorded), or None once the tries are used up (recorded as no_input/invalid)."""
     valid = {str(i) for i in range(1, node.scale + 1)}
     heard = ""
     for attempt in range(1, node.retries + 2):
@@ -81,16 +105,12 @@ async def run_survey(node: SurveyNode, ctx: CallContext) -> Step:
             ctx.recorder.set("survey", {"score": int(digits), "scale": node.scale, "attempt": attempt,
                                         "node": ctx.node_id})
             ctx.event("survey", score=int(digits), scale=node.scale)
-            if node.thanks is not None:
-                await ctx.play(node.thanks)
-            return node.next
+            return int(digits)
         heard = heard or digits
         if digits and node.invalid is not None and attempt <= node.retries:
             await ctx.play(node.invalid)
-    ctx.recorder.set("survey", {"score": None, "scale": node.scale, "reason": "invalid" if heard else "no_input",
-                                "node": ctx.node_id})
-    ctx.event("survey", score=None, scale=node.scale)
-    return node.next
+    _no_score(node, ctx, "invalid" if heard else "no_input")
+    return None
 
 
 async def run_transfer(node: TransferNode, ctx: CallContext) -> Step:
@@ -116,21 +136,50 @@ def voicemail_path(recordings_dir: Path, ctx: CallContext) -> Path:
 
 
 async def run_voicemail(node: VoicemailNode, ctx: CallContext) -> Step:
+    """Record a message, then make sure it exists: the record says `voicemail` (its path) only for a
+    file that holds audio. Otherwise `voicemail_error` says why, the counter VOICEMAIL_LOST counts it,
+    an ERROR is logged and a caller still on the line hears the `failed` prompt."""
     if node.prompt is not None:
         await ctx.play(node.prompt)
     path = voicemail_path(ctx.services.recordings_dir, ctx)
     # Asterisk runs as our user on this host; make sure the day's directory exists for Record.
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-    # Recorded before Record runs: callers often hang up to end their message.
-    ctx.recorder.set("voicemail", str(path))
     ctx.event("voicemail", path=str(path), max_seconds=node.max_seconds)
-    ctx.result = "voicemail"
     options = "k" + ("" if node.beep else "q")  # k: keep the file when the caller hangs up
-    await ctx.channel.exec("Record", str(path), str(node.silence_seconds), str(node.max_seconds), options)
-    status = await ctx.channel.get_variable("RECORD_STATUS")
+    try:
+        await ctx.channel.exec("Record", str(path), str(node.silence_seconds), str(node.max_seconds), options)
+        status = await ctx.channel.get_variable("RECORD_STATUS")
+    except AgiHangup:  # callers often hang up to end their message: keep it if the file is good
+        await _settle_message(ctx, path, None)
+        raise
     ctx.event("voicemail_result", status=status)
-    if status == "ERROR":
-        log.warning("call %s: Record(%s) failed (RECORD_STATUS=ERROR)", ctx.call_id, path)
-        ctx.result = None
-        ctx.recorder.set("voicemail", None)
+    if not await _settle_message(ctx, path, status):
+        await ctx.play(node.failed)
     return node.next
+
+
+async def _settle_message(ctx: CallContext, path: Path, status: str | None) -> bool:
+    """Record whether the message at `path` was kept; True if it was."""
+    reason = "record_error" if status == "ERROR" else await asyncio.to_thread(_file_problem, path)
+    if reason is None:
+        ctx.result = "voicemail"
+        ctx.recorder.set("voicemail", str(path))
+        return True
+    ctx.result = "voicemail_failed"
+    ctx.recorder.set("voicemail", None)
+    ctx.recorder.set("voicemail_error", {"reason": reason, "path": str(path), "status": status})
+    ctx.recorder.count(keys.VOICEMAIL_LOST, reason)
+    ctx.event("voicemail_lost", reason=reason, path=str(path), status=status)
+    log.error("call %s: voicemail NOT saved (%s, RECORD_STATUS=%s): %s", ctx.call_id, reason, status, path)
+    return False
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why the recorded file holds no message ("missing", "empty"), or None."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "unreadable"
+    return "empty" if size <= WAV_HEADER_BYTES else None

@@ -19,6 +19,10 @@ class Recorder(Protocol):
 
     def set(self, field: str, value: Any) -> None: ...
 
+    def count(self, key: str, field: str) -> None:
+        """Add 1 to a process-wide counter (a hash in ivr/keys.py), e.g. lost voicemail by reason."""
+        ...
+
     def finish(self, outcome: str) -> None: ...
 
 
@@ -28,6 +32,7 @@ class MemoryRecorder:
     def __init__(self) -> None:
         self.fields: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []
+        self.counters: dict[tuple[str, str], int] = {}
         self.finished = False
 
     def start(
@@ -43,6 +48,9 @@ class MemoryRecorder:
 
     def set(self, field: str, value: Any) -> None:
         self.fields[field] = value
+
+    def count(self, key: str, field: str) -> None:
+        self.counters[(key, field)] = self.counters.get((key, field), 0) + 1
 
     def finish(self, outcome: str) -> None:
         self.fields.update(outcome=outcome, end=time.time())

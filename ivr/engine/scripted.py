@@ -6,17 +6,23 @@ Script items answer the flow's requests for input, in order:
   during_play("9")   a key pressed while an interruptible prompt plays
   HANGUP             the caller hangs up at this point
 Every command the flow sends is kept in `commands`, as ("verb", *args).
+Record writes `record_audio` to its file, as Asterisk would (None: no file, a failed recording).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from agi.protocol import AgiHangup
 
 HANGUP = "<hangup>"
+# A .wav header (44 bytes) and 0.1 s of 8 kHz 16-bit silence: what a short message looks like.
+RECORDED_MESSAGE = b"RIFF" + (36 + 1600).to_bytes(4, "little") + b"WAVEfmt " + bytes.fromhex(
+    "1000000001000100401f0000803e000002001000") + b"data" + (1600).to_bytes(4, "little") + bytes(1600)
 _PLAY_PREFIX = "<during-play>"
 
 
@@ -39,6 +45,7 @@ class ScriptedChannel:
         exec_hangup: Iterable[str] = (),
         exec_errors: Mapping[str, Exception] | None = None,
         before_input: Callable[[], Awaitable[None]] | None = None,
+        record_audio: bytes | None = RECORDED_MESSAGE,
     ) -> None:
         """`exec_sets`: app -> variables it sets when it returns (e.g. Queue -> QUEUESTATUS);
         `exec_hangup`: apps during which the caller hangs up; `exec_errors`: app -> raised error;
@@ -51,6 +58,7 @@ class ScriptedChannel:
         self.exec_hangup = set(exec_hangup)
         self.exec_errors = dict(exec_errors or {})
         self.before_input = before_input
+        self.record_audio = record_audio
         self.commands: list[tuple[Any, ...]] = []
         self.hung_up = False
 
@@ -97,6 +105,8 @@ class ScriptedChannel:
         self._send("exec", app, *args)
         if app in self.exec_errors:
             raise self.exec_errors[app]
+        if app == "Record" and self.record_audio is not None:  # option k keeps it on a hangup too
+            await asyncio.to_thread(Path(args[0]).write_bytes, self.record_audio)
         if app in self.exec_hangup:
             self.hung_up = True
             raise AgiHangup(f"caller hung up during {app}")

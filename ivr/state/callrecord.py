@@ -87,6 +87,14 @@ class CallRecorder:
         except Exception:
             log.exception("call record %s: set %s failed", self.call_id, sorted(fields))
 
+    def count(self, key: str, field: str) -> None:
+        """Adds 1 to the process-wide counter `key` (a hash, ivr/keys.py) under `field`; buffered
+        like the record itself, so it is counted once Redis is back."""
+        try:
+            self._writer.submit([Op("hincrby", key, (field, 1))])
+        except Exception:
+            log.exception("counter %s[%s]: increment failed", key, field)
+
     def finish(self, outcome: str) -> None:
         """Sets outcome, end and duration (seconds)."""
         end = self._now()

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One write. hset: args=(mapping,); rpush: args=(value,); zadd: args=(member, score)."""
+    """One write. hset: args=(mapping,); rpush: args=(value,); zadd: args=(member, score);
+    hincrby: args=(field, amount), a counter: its key gets no TTL."""
 
-    cmd: Literal["hset", "rpush", "zadd"]
+    cmd: Literal["hset", "rpush", "zadd", "hincrby"]
     key: str
     args: tuple[Any, ...]
 
@@ -148,6 +149,8 @@ class RecordWriter:
             elif op.cmd == "rpush":
                 pipe.rpush(op.key, op.args[0])
                 expire[op.key] = None
+            elif op.cmd == "hincrby":
+                pipe.hincrby(op.key, op.args[0], op.args[1])
             else:
                 pipe.zadd(op.key, {op.args[0]: op.args[1]})
                 trim_index.add(op.key)
