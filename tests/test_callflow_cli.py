@@ -26,7 +26,25 @@ def flows(tmp_path: Path) -> Path:
 def test_check_the_shipped_flows() -> None:
     result = CliRunner().invoke(app, ["check", "--flows-dir", str(REPO_FLOWS)])
     assert result.exit_code == 0, result.output
-    assert "hotline.yaml: ok" in result.output and "schedules.yaml" not in result.output
+    assert "hotline.yaml: ok, version" in result.output
+    assert "queues.yaml: ok (queues)" in result.output and "schedules.yaml: ok (schedules)" in result.output
+
+
+def test_check_every_file_an_admin_names_by_its_kind() -> None:
+    """`ivr flows check ivr/flows/*.yaml`: queues.yaml and schedules.yaml are not flows."""
+    files = [str(p) for p in sorted(REPO_FLOWS.glob("*.yaml"))]
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(REPO_FLOWS), *files])
+    assert result.exit_code == 0, result.output
+    assert "required field is missing" not in result.output
+    assert [line.split(": ok")[0] for line in result.output.splitlines() if ": ok" in line] == files
+
+
+def test_broken_queues_file_is_reported_as_queues(flows: Path) -> None:
+    (flows / "queues.yaml").write_text("queues:\n  support: {strategy: nonsense}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(flows)])
+    assert result.exit_code == 1
+    assert f"{flows / 'queues.yaml'}: FAILED (queues)" in result.output and "line 2: queue 'support'" in result.output
+    assert f"{flows / 'basic.yaml'}: ok" in result.output and "schedules.yaml: ok (schedules)" in result.output
 
 
 def test_check_reports_errors_with_lines_and_exits_1(flows: Path) -> None:

@@ -1,7 +1,7 @@
 """Read a flow file: YAML with line numbers -> checked, immutable Flow, or every problem found.
 
-Which YAML files in the flows directory are flows: those with a top-level `nodes:` key.
-schedules.yaml, queues.yaml and other data files sit in the same directory and have none.
+Which YAML files in the flows directory are flows: those with a top-level `nodes:` key, other than
+the data files queues.yaml and schedules.yaml (DATA_FILES), which sit in the same directory.
 (A textual test, so a flow with a YAML syntax error is still recognised and reported.)
 """
 
@@ -32,9 +32,13 @@ from ivr.callflow.safety import audio_path_problem
 from ivr.yamlpos import YamlShapeError, load_admin_yaml
 
 _FLOW_MARKER = re.compile(r"^nodes\s*:", re.MULTILINE)
+# The data files that share the flows directory, by file name (the service loads them by that name).
+DATA_FILES = {"queues.yaml": "queues", "schedules.yaml": "schedules"}
 
 
 def is_flow_file(path: Path) -> bool:
+    if path.name in DATA_FILES:
+        return False
     try:
         return bool(_FLOW_MARKER.search(path.read_text(encoding="utf-8", errors="replace")))
     except OSError:
@@ -43,6 +47,11 @@ def is_flow_file(path: Path) -> bool:
 
 def flow_files(flows_dir: Path) -> list[Path]:
     return sorted(p for p in flows_dir.glob("*.yaml") if is_flow_file(p))
+
+
+def file_kind(path: Path) -> str:
+    """"queues", "schedules" or "flow": how `ivr flows check` and the flow editor treat a file."""
+    return DATA_FILES.get(path.name, "flow")
 
 
 def load_flow(path: Path, node_types: NodeTypes, schedules: Collection[str]) -> Flow:

@@ -1,7 +1,7 @@
 """`ivr flows`: check flow files and show a flow's node graph.
 
-Which files are flows: YAML files in the flows directory with a top-level `nodes:` key
-(schedules.yaml and queues.yaml have none and are skipped).
+`ivr flows check` checks each file by its kind: queues.yaml and schedules.yaml with their own
+loaders, every other file as a flow. Without arguments: every *.yaml in the flows directory.
 """
 
 from __future__ import annotations
@@ -46,32 +46,72 @@ def _schedule_names(flows_dir: Path) -> list[str]:
 
 @app.command("check")
 def check(
-    files: Annotated[list[Path] | None, typer.Argument(help="Flow files (default: every flow)")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Files (default: every *.yaml in the flows dir)")] = None,
     flows_dir: FlowsDir = None,
 ) -> None:
-    """Check flow files; print every problem with file, line, node and field. Exit 1 on errors."""
-    from ivr.callflow.loader import check_flow_file, flow_files
-    from ivr.callflow.nodes import build_node_registry
-
+    """Check flows, queues.yaml and schedules.yaml, each by its kind; print every problem with file,
+    line (node, field). Exit 1 on errors."""
     directory = _flows_dir(flows_dir)
-    paths = files or flow_files(directory)
+    paths = files or sorted(directory.glob("*.yaml"))
     if not paths:
-        typer.echo(f"no flow files in {directory}", err=True)
+        typer.echo(f"no YAML files in {directory}", err=True)
         raise typer.Exit(1)
-    node_types, schedules = build_node_registry(), _schedule_names(directory)
-    failed = 0
-    for path in paths:
-        flow, issues = check_flow_file(path, node_types, schedules)
-        for issue in issues:
-            typer.echo(str(issue), err=issue.severity == "error")
-        warnings = len(issues) - len(errors_only(issues))
-        if flow is None:
-            failed += 1
-            typer.echo(f"{path}: FAILED, {len(errors_only(issues))} error(s), {warnings} warning(s)")
-        else:
-            typer.echo(f"{path}: ok, version {flow.version}, {len(flow.nodes)} nodes, {warnings} warning(s)")
+    schedules = _schedule_names(directory)
+    failed = sum(not _check_one(path, schedules) for path in paths)
     if failed:
         raise typer.Exit(1)
+
+
+def _check_one(path: Path, schedules: list[str]) -> bool:
+    from ivr.callflow.loader import file_kind
+
+    kind = file_kind(path)
+    if kind == "queues":
+        return _check_queues(path, schedules)
+    if kind == "schedules":
+        return _check_schedules(path)
+    return _check_flow(path, schedules)
+
+
+def _check_flow(path: Path, schedules: list[str]) -> bool:
+    from ivr.callflow.loader import check_flow_file
+    from ivr.callflow.nodes import build_node_registry
+
+    flow, issues = check_flow_file(path, build_node_registry(), schedules)
+    for issue in issues:
+        typer.echo(str(issue), err=issue.severity == "error")
+    warnings = len(issues) - len(errors_only(issues))
+    if flow is None:
+        typer.echo(f"{path}: FAILED, {len(errors_only(issues))} error(s), {warnings} warning(s)")
+        return False
+    typer.echo(f"{path}: ok, version {flow.version}, {len(flow.nodes)} nodes, {warnings} warning(s)")
+    return True
+
+
+def _check_queues(path: Path, schedules: list[str]) -> bool:
+    from ivr.queueing.config import QueueConfigError, load_queue_config
+
+    try:
+        cfg = load_queue_config(path, schedules)
+    except QueueConfigError as exc:
+        typer.echo(str(exc), err=True)
+        typer.echo(f"{path}: FAILED (queues), {len(exc.issues)} error(s)")
+        return False
+    typer.echo(f"{path}: ok (queues), {len(cfg.queues)} queues")
+    return True
+
+
+def _check_schedules(path: Path) -> bool:
+    from ivr.schedule import ScheduleError, load_schedules
+
+    try:
+        names = load_schedules(path)
+    except ScheduleError as exc:
+        typer.echo(str(exc), err=True)
+        typer.echo(f"{path}: FAILED (schedules), {len(exc.issues)} error(s)")
+        return False
+    typer.echo(f"{path}: ok (schedules), {len(names)} schedules")
+    return True
 
 
 @app.command("show")
