@@ -11,10 +11,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
-from dashboard.monitor import OPTIONS, MonitorError, originate, spy_request
+from dashboard.monitor import OPTIONS, MonitorError, agent_interface, originate, spy_request
 from dashboard.sessions import Session
 from dashboard.wallboard import wallboard
 from ivr import keys
+from ivr.queueing.config import QueueConfigError, load_queue_config
 
 
 async def agents_on_calls(svc: Services) -> list[dict[str, Any]]:
@@ -33,15 +34,23 @@ async def agents_on_calls(svc: Services) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["for_s"])
 
 
+def configured_agents(svc: Services) -> list[str]:
+    path = svc.settings.flows_dir / "queues.yaml"
+    try:
+        return list(load_queue_config(path).agents)
+    except (QueueConfigError, OSError) as exc:
+        raise MonitorError(503, f"live monitor unavailable: the agents cannot be read from {path}: {exc}") from exc
+
+
 async def start_monitor(svc: Services, session: Session, mode: str, agent: str) -> str:
     user = await svc.users.get(session.user)
     endpoint = (user.endpoint if user else "") or svc.settings.supervisor_endpoint
     try:
-        request = spy_request(mode, agent, endpoint)
+        request = spy_request(mode, agent_interface(agent, configured_agents(svc)), endpoint)
         result = await originate(svc.settings, request, session.user)
     except MonitorError as exc:
-        await svc.audit.record(session.user, session.role, "monitor", agent, mode=mode, endpoint=endpoint,
-                               ok=False, error=str(exc))
+        await svc.audit.record(session.user, session.role, "monitor", agent[:80], mode=mode[:20],
+                               endpoint=endpoint, ok=False, status=exc.status, error=str(exc))
         raise HTTPException(exc.status, str(exc)) from exc
     await svc.audit.record(session.user, session.role, "monitor", agent, mode=mode, endpoint=endpoint, ok=True)
     return f"Calling {endpoint} to {mode} on {request.target}: {result}"

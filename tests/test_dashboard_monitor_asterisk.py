@@ -2,7 +2,9 @@
 leg into ChanSpy on the agent's channel in the mode asked for (Asterisk reports ChanSpyStart).
 
 Both legs are Local channels in a test-only dialplan context: the "agent" leg answers and waits
-like a call in progress, the "supervisor phone" answers like a person picking up."""
+like a call in progress, the "supervisor phone" answers like a person picking up. A second agent
+whose channel name merely starts with the first one's (as PJSIP/10012 does with PJSIP/1001) must
+not be spied on. The test inspects channels with the CLI: the AMI user may not (least privilege)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from dashboard.monitor import originate, spy_request
+from ivr.asterisk.process import AsteriskInstance
 from ivr.queueing.ami import connect_ami, send
 from ivr.settings import Settings
 from tests.support.pbx import dashboard_pbx
@@ -28,19 +31,33 @@ exten => agent,1,Answer()
 exten => supervisor,1,Answer()
  same => n,Wait(20)
  same => n,Hangup()
+
+[dash-monitor-test2]
+exten => agent,1,Answer()
+ same => n,Wait(20)
+ same => n,Hangup()
 """
+AGENT = "Local/agent@dash-monitor-test"
+LOOKALIKE = "Local/agent@dash-monitor-test2"  # starts with AGENT, like PJSIP/10012 with PJSIP/1001
 
 
 @pytest.fixture(scope="module")
-def pbx(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[Settings]:
+def pbx(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[tuple[Settings, AsteriskInstance]]:
     root = Path(tmp_path_factory.mktemp("monitor-pbx"))
     with dashboard_pbx(root, redis_server.url, "dash-monitor-secret", DIALPLAN) as settings:
-        yield settings
+        yield settings, AsteriskInstance(settings, root / "asterisk")  # the running one, for its CLI
 
 
-async def _spy(settings: Settings, mode: str) -> tuple[dict[str, str], list[str]]:
-    """Starts an 'agent' call, then the dashboard's monitor; returns Asterisk's ChanSpyStart event
-    and the application data of every channel running ChanSpy."""
+def chanspy_data(asterisk: AsteriskInstance) -> list[str]:
+    """Application data of every channel running ChanSpy (concise: channel!context!exten!prio!state!app!data!...)."""
+    rows = [line.split("!") for line in asterisk.cli("core show channels concise").splitlines()]
+    return [r[6] for r in rows if len(r) > 6 and r[5] == "ChanSpy"]
+
+
+async def _spy(settings: Settings, asterisk: AsteriskInstance, mode: str, agent_call: str,
+               wait_s: float = 10) -> tuple[dict[str, str] | None, list[str]]:
+    """Starts a call on `agent_call`, then the dashboard's monitor of AGENT; returns Asterisk's
+    ChanSpyStart event (None if none within wait_s) and the data of every channel running ChanSpy."""
     manager = await connect_ami(settings, events="on")
     started: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
@@ -50,24 +67,33 @@ async def _spy(settings: Settings, mode: str) -> tuple[dict[str, str], list[str]
 
     manager.register_event("ChanSpyStart", on_spy)
     try:
-        reply = await send(manager, {"Action": "Originate", "Channel": "Local/agent@dash-monitor-test",
+        reply = await send(manager, {"Action": "Originate", "Channel": agent_call,
                                      "Application": "Wait", "Data": "20", "Async": "true"}, 5)
         assert reply.success, reply
         await asyncio.sleep(0.5)  # the agent's call is up
-        request = spy_request(mode, "Local/agent@dash-monitor-test", "Local/supervisor@dash-monitor-test")
+        request = spy_request(mode, AGENT, "Local/supervisor@dash-monitor-test")
         await originate(settings, request, "sup")
-        event = await asyncio.wait_for(started, 10)
-        listing = await send(manager, {"Action": "CoreShowChannels"}, 5, as_list=True)
-        spying = [str(m.ApplicationData) for m in listing if getattr(m, "Application", "") == "ChanSpy"]
-        return event, spying
+        try:
+            event: dict[str, str] | None = await asyncio.wait_for(started, wait_s)
+        except TimeoutError:
+            event = None
+        return event, chanspy_data(asterisk)
     finally:
-        await send(manager, {"Action": "Command", "Command": "channel request hangup all"}, 5)
+        asterisk.cli("channel request hangup all")
         manager.close()
 
 
 @pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
-def test_supervisor_leg_spies_on_the_agent_call(pbx: Settings, mode: str, options: str) -> None:
-    event, spying = asyncio.run(_spy(pbx, mode))
-    assert event["SpyeeChannel"].startswith("Local/agent@dash-monitor-test"), event
-    assert event["SpyerChannel"].startswith("Local/supervisor@dash-monitor-test"), event
-    assert spying == [f"Local/agent@dash-monitor-test,{options}"]
+def test_supervisor_leg_spies_on_the_agent_call(pbx: tuple[Settings, AsteriskInstance], mode: str,
+                                                options: str) -> None:
+    event, spying = asyncio.run(_spy(*pbx, mode, AGENT))
+    assert event is not None, "no ChanSpyStart"
+    assert event["SpyeeChannel"].startswith(f"{AGENT}-"), event
+    assert event["SpyerChannel"].startswith("Local/supervisor@dash-monitor-test-"), event
+    assert spying == [f"{AGENT}-,{options}"]
+
+
+def test_a_lookalike_channel_is_not_spied_on(pbx: tuple[Settings, AsteriskInstance]) -> None:
+    event, spying = asyncio.run(_spy(*pbx, "listen", LOOKALIKE, wait_s=3))
+    assert event is None, event  # ChanSpy found no channel of AGENT: it waits, it does not take the lookalike
+    assert spying == [f"{AGENT}-,q"]
