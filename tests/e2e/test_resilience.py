@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agi.channel import AgiChannel
+from agi.server import FastAgiServer
 from ivr.clock import MutableClock
 from ivr.settings import Settings
 from ivr.simulate.calls import call_record, caller_audio
@@ -70,7 +75,9 @@ def fallback_pbx(e2e_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 
     settings = e2e_settings.model_copy(update={
         "sip_port": free_sip_port(), "ami_port": free_port(), "agi_port": free_port(),
-        "state_dir": tmp_path / "state", "recordings_dir": tmp_path / "recordings"})
+        "state_dir": tmp_path / "state", "recordings_dir": tmp_path / "recordings",
+        # A Redis database of its own: the recording hook may queue a job other tests must not see.
+        "redis_url": e2e_settings.redis_url.rsplit("/", 1)[0] + "/5"})
     try:
         inst = AsteriskInstance(settings, tmp_path / "asterisk", RuntimeOptions(fallback_queue_timeout=1))
     except AsteriskNotBuilt as exc:
@@ -117,3 +124,50 @@ def test_fallback_voicemail_kept_and_lost_are_on_record(fallback_pbx: Settings, 
     assert (mark["status"], mark["record_status"]) == ("lost", "ERROR"), mark
     console = (tmp_path / "asterisk" / "log" / "console.log").read_text(errors="replace")
     assert "agi.classic ERROR" in console and "fallback voicemail lost" in console
+
+
+@contextmanager
+def hostile_flow(port: int, variables: dict[str, str]) -> Iterator[None]:
+    """A FastAGI "flow" that sets channel variables, then fails (returns without IVR_DONE=1), as a
+    flow with a bad `set` node would: the dialplan takes over with those variables on the channel."""
+    async def handler(channel: AgiChannel) -> None:
+        for name, value in variables.items():
+            await channel.set_variable(name, value)
+
+    loop = asyncio.new_event_loop()
+    server = FastAgiServer(lambda _script: handler, "127.0.0.1", port)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(drain=False), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.mark.timeout(120)
+def test_variables_a_failed_flow_set_reach_no_shell_and_no_path(fallback_pbx: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    elsewhere = tmp_path / "elsewhere"
+    variables = {
+        "IVR_REC_DAY": f"2026/01/01 $(touch {marker})",  # the recording hook's System() line
+        "MIXMONITOR_FILENAME": "as-if-recorded",  # so that [ivr-recording-end] runs System()
+        "IVR_RECORDINGS": str(elsewhere),  # the fallback voicemail's folder (a global of that name)
+        "IVR_FALLBACK_QUEUE": "support,,,,1,agi://127.0.0.1:1/x",  # Queue() options and an AGI
+    }
+    speech = caller_audio(tmp_path / "audio", 1.0 + VM_INTRO_S + 2.0)
+    with hostile_flow(fallback_pbx.agi_port, variables):
+        result = place_calls(f"127.0.0.1:{fallback_pbx.sip_port}", "hotline", [Audio(speech), AwaitHangup(30000)],
+                             ["13800000043"], timeout_s=60)
+    assert result.ok, result.stderr[-2000:]
+    time.sleep(1.5)  # the hangup handlers' System() runs in the background ("&")
+    assert not marker.exists(), "a flow-set variable ran a shell command"
+    assert not elsewhere.exists(), "a flow-set variable chose where the voicemail was written"
+    rec = _fallback_voicemail(fallback_pbx, "13800000043")
+    assert rec["fallback_queue"] == fallback_pbx.fallback_queue
+    mark = rec["fallback_voicemail"]
+    assert mark["status"] == "kept", mark
+    assert Path(mark["file"]).is_relative_to((fallback_pbx.recordings_dir / "voicemail").resolve())
