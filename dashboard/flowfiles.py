@@ -4,10 +4,16 @@ save it atomically (the FlowStore's watcher reloads it), keep every version, res
 A text with any error is never written to the flows directory. The candidate is checked in a
 scratch directory under <state_dir> whose entries link back to the flows directory, so relative
 audio paths resolve exactly as they will once saved, and the watcher never sees the scratch file.
+
+Only flows are edited here: queues.yaml and schedules.yaml (and any file without `nodes:`) are
+refused with 403, since a valid flow saved under their name would replace that configuration.
+Checks run in worker threads with a time limit (CHECK_TIMEOUT): a pathological text cannot stall
+the dashboard's event loop, and one that takes too long is refused (422) while the server serves on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import difflib
 import hashlib
@@ -16,17 +22,21 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.callflow.issues import FlowIssue, errors_only
-from ivr.callflow.loader import check_flow_file, flow_files
+from ivr.callflow.loader import DATA_FILES, check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.callflow.store import SchedulesFileNames
 
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_FLOW_BYTES = 512 * 1024
+CHECK_TIMEOUT = 10.0  # seconds; a real flow checks in well under one
+CHECK_THREADS = 2  # a check that overruns keeps its thread until it ends: bound how many can
 
 
 class FlowFileError(Exception):
@@ -65,12 +75,15 @@ class HistoryEntry:
 
 
 class FlowFiles:
-    def __init__(self, flows_dir: Path, state_dir: Path, node_types: NodeTypes | None = None) -> None:
+    def __init__(self, flows_dir: Path, state_dir: Path, node_types: NodeTypes | None = None, *,
+                 check_timeout: float = CHECK_TIMEOUT) -> None:
         self.flows_dir = flows_dir
         self.history_dir = state_dir / "flow-history"
         self.scratch_dir = state_dir / "flow-check"
         self.node_types = node_types if node_types is not None else build_node_registry()
+        self.check_timeout = check_timeout
         self._schedules = SchedulesFileNames(flows_dir / "schedules.yaml")
+        self._pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="flow-check")
 
     def names(self) -> list[str]:
         return [p.stem for p in flow_files(self.flows_dir)]
@@ -79,12 +92,35 @@ class FlowFiles:
         if not FLOW_NAME.match(name):
             raise FlowFileError(400, f"flow name {name[:80]!r}: letters, digits, '_' and '-' only")
         path = self.flows_dir / f"{name}.yaml"
+        if path.name in DATA_FILES:
+            raise FlowFileError(403, f"{path.name} is the {DATA_FILES[path.name]} configuration, not a call flow: "
+                                     "the flow editor saves flows only")
         if not path.is_file():
             raise FlowFileError(404, f"no flow {name!r} in {self.flows_dir}")
+        if not is_flow_file(path):
+            raise FlowFileError(403, f"{path.name} is not a call flow (no top-level `nodes:`): "
+                                     "the flow editor saves flows only")
         return path
 
     def read(self, name: str) -> str:
         return self.path(name).read_text(encoding="utf-8")
+
+    async def _off_loop(self, name: str, check: Callable[[], CheckResult]) -> CheckResult:
+        """Run a check in a worker thread; FlowFileError(422) when it overruns the time limit."""
+        future = asyncio.get_running_loop().run_in_executor(self._pool, check)
+        try:
+            return await asyncio.wait_for(future, self.check_timeout)
+        except TimeoutError:
+            raise FlowFileError(422, f"checking {name}.yaml took longer than {self.check_timeout:g} s: refused "
+                                     "(is the file very large or deeply nested?)") from None
+
+    async def check_saved_async(self, name: str) -> CheckResult:
+        self.path(name)
+        return await self._off_loop(name, lambda: self.check_saved(name))
+
+    async def check_text_async(self, name: str, text: str) -> CheckResult:
+        self.path(name)
+        return await self._off_loop(name, lambda: self.check_text(name, text))
 
     def check_saved(self, name: str) -> CheckResult:
         flow, issues = check_flow_file(self.path(name), self.node_types, self._schedules())
@@ -113,12 +149,13 @@ class FlowFiles:
         new = text.splitlines(keepends=False)
         return list(difflib.unified_diff(old, new, f"{name}.yaml (saved)", f"{name}.yaml (edited)", lineterm=""))
 
-    def save(self, name: str, text: str, base_version: str) -> tuple[str, CheckResult]:
+    async def save(self, name: str, text: str, base_version: str) -> tuple[str, CheckResult]:
         """Writes `text` if it has no error and the file is still at `base_version`.
 
         Returns (new version, check result); on errors nothing is written and the version is "".
-        FlowFileError(409) when someone saved the file since the editor loaded it."""
-        result = self.check_text(name, text)
+        FlowFileError(409) when someone saved the file since the editor loaded it, (422) when the
+        check overran its time limit. The write itself happens here, never in an overrun thread."""
+        result = await self.check_text_async(name, text)
         if not result.ok:
             return "", result
         path = self.path(name)

@@ -15,6 +15,7 @@ from dashboard.deps import AdminSession, Services, Svc, check_csrf, render
 from dashboard.flowfiles import CheckResult, FlowFileError, FlowFiles, text_version
 from dashboard.flowgraph import render_svg
 from ivr import keys
+from ivr.callflow.issues import FlowIssue
 
 EditText = Annotated[str, Form()]
 
@@ -22,6 +23,16 @@ EditText = Annotated[str, Form()]
 def flow_files(svc: Services) -> FlowFiles:
     ff: FlowFiles = svc.extra["flows"]
     return ff
+
+
+async def _saved_check(ff: FlowFiles, name: str) -> CheckResult:
+    """The saved file's check for listings and the editor; an overrun check shows as its one issue."""
+    try:
+        return await ff.check_saved_async(name)
+    except FlowFileError as exc:
+        if exc.status != 422:
+            raise
+        return CheckResult([FlowIssue(str(ff.flows_dir / f"{name}.yaml"), None, None, None, str(exc))])
 
 
 def _issues(result: CheckResult) -> list[dict[str, Any]]:
@@ -34,7 +45,7 @@ async def _editor(request: Request, svc: Services, name: str, *, text: str | Non
     ff = flow_files(svc)
     try:
         saved_text = ff.read(name)
-        saved_check = ff.check_saved(name)
+        saved_check = await _saved_check(ff, name)
     except FlowFileError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     reload_error = await svc.redis.get(keys.flow_error(name))
@@ -51,7 +62,7 @@ async def _review(request: Request, svc: Services, name: str, text: str, base_ve
                   restored_from: str = "") -> Response:
     ff = flow_files(svc)
     try:
-        result = ff.check_text(name, text)
+        result = await ff.check_text_async(name, text)
         diff = ff.diff(name, text)
     except FlowFileError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
@@ -85,7 +96,7 @@ def build_router() -> APIRouter:
         ff = flow_files(svc)
         rows = []
         for name in ff.names():
-            check = ff.check_saved(name)
+            check = await _saved_check(ff, name)
             rows.append({"name": name, "version": text_version(ff.read(name)), "errors": len(check.errors),
                          "nodes": len(check.flow.nodes) if check.flow else None})
         return render(request, "flows.html", flows=rows, flows_dir=str(ff.flows_dir))
@@ -113,7 +124,7 @@ def build_router() -> APIRouter:
                    base_version: EditText, restored_from: Annotated[str, Form()] = "") -> Response:
         text = text.replace("\r\n", "\n")
         try:
-            version, result = flow_files(svc).save(name, text, base_version)
+            version, result = await flow_files(svc).save(name, text, base_version)
         except FlowFileError as exc:
             return await _editor(request, svc, name, text=text, base_version=base_version,
                                  error=str(exc), status=exc.status)
@@ -130,7 +141,7 @@ def build_router() -> APIRouter:
         ff = flow_files(svc)
         out = []
         for name in ff.names():
-            check = ff.check_saved(name)
+            check = await _saved_check(ff, name)
             out.append({"name": name, "version": text_version(ff.read(name)), "ok": check.ok,
                         "issues": _issues(check)})
         return out
@@ -139,7 +150,7 @@ def build_router() -> APIRouter:
                  summary="Check an edited flow text like `ivr flows check` (nothing is saved)")
     async def api_check(name: str, body: FlowCheckIn, svc: Svc, session: AdminSession) -> dict[str, Any]:
         try:
-            result = flow_files(svc).check_text(name, body.text)
+            result = await flow_files(svc).check_text_async(name, body.text)
         except FlowFileError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         return {"ok": result.ok, "issues": _issues(result)}
@@ -148,7 +159,7 @@ def build_router() -> APIRouter:
     async def api_flow(name: str, svc: Svc, session: AdminSession) -> dict[str, Any]:
         ff = flow_files(svc)
         try:
-            text, check = ff.read(name), ff.check_saved(name)
+            text, check = ff.read(name), await _saved_check(ff, name)
         except FlowFileError as exc:
             raise _api_error(exc) from exc
         return {"name": name, "text": text, "version": text_version(text), "ok": check.ok,
@@ -159,7 +170,7 @@ def build_router() -> APIRouter:
                 summary="Save a flow (atomic, version kept); refused with its issues if it has any error")
     async def api_save(name: str, body: FlowSaveIn, svc: Svc, session: AdminSession) -> Response:
         try:
-            version, result = flow_files(svc).save(name, body.text, body.base_version)
+            version, result = await flow_files(svc).save(name, body.text, body.base_version)
         except FlowFileError as exc:
             raise _api_error(exc) from exc
         if not version:

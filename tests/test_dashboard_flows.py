@@ -8,7 +8,9 @@ import html
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -138,7 +140,7 @@ async def test_saved_flow_is_picked_up_by_the_flow_store(tmp_path: Path, flows: 
     ff = FlowFiles(flows, tmp_path / "state")
     text = (flows / "hotline.yaml").read_text().replace("description: Customer-service hotline",
                                                          "description: reloaded")
-    version, result = ff.save("hotline", text, old.version)
+    version, result = await ff.save("hotline", text, old.version)
     assert result.ok and version == text_version(text)
     for _ in range(60):
         served = store.get("hotline")
@@ -170,3 +172,61 @@ def test_json_api_save_refuses_errors_and_keeps_versions(client: TestClient, flo
     old = next(h for h in history if h["version"] == got["version"])
     assert client.get(f"/api/flows/hotline/versions/{old['id']}").json()["text"] == got["text"]
     assert client.get("/api/flows/hotline/versions/nope").status_code == 404
+
+
+def big_flow(text: str, prompts: int = 5000) -> str:
+    """A valid flow of about 400 kB (spare prompts): seconds to check, under MAX_FLOW_BYTES."""
+    extra = "".join(f"  spare_{i}:\n    zh-CN: 备用提示{i}\n    en-US: Spare prompt number {i}\n"
+                    for i in range(prompts))
+    return text.replace("prompts:\n", "prompts:\n" + extra, 1)
+
+
+@pytest.mark.parametrize("name", ["queues", "schedules"])
+def test_the_flow_editor_saves_flows_only(client: TestClient, flows: Path, name: str) -> None:
+    """A valid flow named `queues` used to replace the queue configuration."""
+    csrf = login(client, "boss")
+    before = (flows / f"{name}.yaml").read_text()
+    as_flow = (flows / "hotline.yaml").read_text().replace("name: hotline", f"name: {name}")
+    put = client.put(f"/api/flows/{name}", json={"text": as_flow, "base_version": text_version(before)},
+                     headers={"x-csrf-token": csrf})
+    assert put.status_code == 403 and f"{name}.yaml is the {name} configuration, not a call flow" in put.text
+    form = client.post(f"/flows/{name}/save", data={"csrf_token": csrf, "text": as_flow,
+                                                    "base_version": text_version(before)})
+    assert form.status_code == 403
+    assert client.get(f"/api/flows/{name}").status_code == 403
+    assert (flows / f"{name}.yaml").read_text() == before
+    assert name not in [f["name"] for f in client.get("/api/flows").json()]
+
+
+def test_a_check_that_overruns_is_refused_and_the_server_keeps_serving(client: TestClient, flows: Path) -> None:
+    csrf = login(client, "boss")
+    text = (flows / "hotline.yaml").read_text()
+    ff: FlowFiles = client.app.state.services.extra["flows"]  # type: ignore[attr-defined]
+    ff.check_timeout = 0.2
+    slow = client.post("/api/flows/hotline/check", json={"text": big_flow(text)}, headers={"x-csrf-token": csrf})
+    assert slow.status_code == 422 and "took longer than 0.2 s: refused" in slow.text
+    put = client.put("/api/flows/hotline", json={"text": big_flow(text), "base_version": text_version(text)},
+                     headers={"x-csrf-token": csrf})
+    assert put.status_code == 422 and (flows / "hotline.yaml").read_text() == text
+    ff.check_timeout = 60
+    assert client.post("/api/flows/hotline/check", json={"text": text},
+                       headers={"x-csrf-token": csrf}).json()["ok"] is True
+
+
+def test_flow_checks_run_off_the_event_loop(client: TestClient, flows: Path) -> None:
+    """While a multi-second check runs, other requests are answered at once."""
+    csrf = login(client, "boss")
+    big = big_flow((flows / "hotline.yaml").read_text())
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        check = pool.submit(client.post, "/api/flows/hotline/check", json={"text": big},
+                            headers={"x-csrf-token": csrf})
+        time.sleep(0.3)  # the check is under way
+        answered = []
+        while not check.done():
+            t0 = time.monotonic()
+            assert client.get("/api/flows").status_code == 200
+            answered.append(time.monotonic() - t0)
+        took = time.monotonic() - started
+        assert check.result().json()["ok"] is True
+    assert took > 1.0 and answered and max(answered) < took / 2, (took, answered)
