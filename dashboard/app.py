@@ -36,6 +36,7 @@ from dashboard import (
     review,
     reviews,
     wallboard,
+    weekly_sample,
 )
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
@@ -84,7 +85,7 @@ def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["wallboard"] = wb
     wb.start()
     app.state.on_stop.append(wb.stop)
-    weekly = reviews.weekly_draw(svc)
+    weekly = weekly_sample.weekly_draw(svc)
     weekly.start()
     app.state.on_stop.append(weekly.stop)
 

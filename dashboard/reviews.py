@@ -1,8 +1,9 @@
 """Review queue and QA reports.
 
-/reviews: the weekly sample (drawn automatically for the last complete week) with each supervisor's
-own items and whether they are scored. /reports: per-agent and per-week averages of current scores
-and each agent's coverage against the weekly quota.
+/reviews: a week's sample (dashboard.weekly_sample: drawn after the week ends, never by reading)
+with each supervisor's own items and whether they are scored, or the week's calls so far when
+it is not drawn yet. /reports: per-agent and per-week averages of current scores and each
+agent's coverage against the weekly quota.
 """
 
 from __future__ import annotations
@@ -11,68 +12,71 @@ import logging
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import JSONResponse, Response
 
-from dashboard.deps import CurrentSession, Services, Svc, render
-from dashboard.periodic import Periodic
-from dashboard.sampling import Sample, ensure_sample, previous_week, verify, week_bounds
+from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
+from dashboard.sampling import Sample, previous_week, stored_sample, verify
 from dashboard.scoring import KPIS, ScoreStore, report_rows
+from dashboard.sessions import Session
+from dashboard.weekly_sample import checked_week, draw, not_drawn, week_over
 
 log = logging.getLogger(__name__)
 
 
-async def reviewers(svc: Services) -> list[str]:
-    users = await svc.users.list()
-    names = [u.name for u in users if u.role == "supervisor"]
-    return names or [u.name for u in users if u.role == "admin"]
+async def queue_rows(svc: Services, sample: Sample, session: Session, everyone: bool) -> list[dict[str, Any]]:
+    mine = [i for i in sample.items if (session.is_admin and everyone) or i.reviewer == session.user]
+    store = ScoreStore(svc.redis)
+    return [{**asdict(item), "score": await store.current(item.call_id)} for item in mine]
 
 
-async def sample_for(svc: Services, week: str) -> Sample:
-    try:
-        week_bounds(week, svc.settings.timezone)
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    sample, drawn = await ensure_sample(
-        svc.redis, week, svc.settings.timezone, svc.settings.review_calls_per_agent,
-        svc.settings.review_spot_checks, await reviewers(svc), now=svc.clock.now().timestamp())
-    if drawn:
-        await svc.audit.record("system", "system", "sample_draw", week, seed=sample.seed,
-                               population=sample.population, items=len(sample.items))
-    return sample
-
-
-def weekly_draw(svc: Services, interval: float = 3600.0) -> Periodic:
-    """Draws last week's sample soon after start-up and then hourly (a no-op once drawn)."""
-
-    async def job() -> None:
-        await sample_for(svc, previous_week(svc.clock.now()))
-
-    return Periodic("weekly-qa-draw", job, interval)
+async def reviews_page(request: Request, svc: Services, session: Session, week: str, everyone: bool,
+                       error: str = "", status: int = 200) -> Response:
+    sample = await stored_sample(svc.redis, week)
+    rows = await queue_rows(svc, sample, session, everyone) if sample else []
+    pending = None if sample else await not_drawn(svc, week)
+    return render(request, "reviews.html", status_code=status, sample=sample, rows=rows, week=week,
+                  everyone=everyone, done=sum(1 for r in rows if r["score"]), pending=pending,
+                  can_draw=sample is None and week_over(svc, week), error=error)
 
 
 def build_router() -> APIRouter:
     router = APIRouter()
 
     @router.get("/reviews", include_in_schema=False)
-    async def reviews_page(request: Request, svc: Svc, session: CurrentSession, week: str = "",
-                           everyone: bool = False) -> Response:
-        week = week or previous_week(svc.clock.now())
-        sample = await sample_for(svc, week)
-        mine = [i for i in sample.items if (session.is_admin and everyone) or i.reviewer == session.user]
-        store = ScoreStore(svc.redis)
-        rows = []
-        for item in mine:
-            current = await store.current(item.call_id)
-            rows.append({**asdict(item), "score": current})
-        return render(request, "reviews.html", sample=sample, rows=rows, week=week, everyone=everyone,
-                      done=sum(1 for r in rows if r["score"]))
+    async def reviews(request: Request, svc: Svc, session: CurrentSession, week: str = "",
+                      everyone: bool = False) -> Response:
+        week = checked_week(svc, week or previous_week(svc.clock.now()))
+        return await reviews_page(request, svc, session, week, everyone)
+
+    @router.post("/reviews/draw", include_in_schema=False, dependencies=[Depends(check_csrf)])
+    async def draw_form(request: Request, svc: Svc, session: CurrentSession,
+                        week: Annotated[str, Form()]) -> Response:
+        week = checked_week(svc, week)
+        try:
+            await draw(svc, week, session.user, session.role)
+        except HTTPException as exc:
+            return await reviews_page(request, svc, session, week, False, str(exc.detail), exc.status_code)
+        return RedirectResponse(f"/reviews?week={week}", status_code=303)
 
     @router.get("/api/samples/{week}", tags=["qa"],
-                summary="The week's QA sample with its seed, and whether redoing the draw gives the same calls")
+                summary="The week's QA sample with its seed and a re-draw check, or its calls so far if not drawn")
     async def api_sample(week: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:
-        sample = await sample_for(svc, week)
-        return {**asdict(sample), "check": await verify(svc.redis, sample, svc.settings.timezone)}
+        week = checked_week(svc, week)
+        sample = await stored_sample(svc.redis, week)
+        if sample is None:
+            return await not_drawn(svc, week)
+        return {**asdict(sample), "drawn": True, "check": await verify(svc.redis, sample, svc.settings.timezone)}
+
+    @router.post("/api/samples/{week}/draw", tags=["qa"], status_code=201, dependencies=[Depends(check_csrf)],
+                 summary="Draw a week's sample now (the week must be over; send X-CSRF-Token); audited")
+    async def api_draw(week: str, svc: Svc, session: CurrentSession) -> Response:
+        week = checked_week(svc, week)
+        sample, drawn = await draw(svc, week, session.user, session.role)
+        if not drawn:
+            raise HTTPException(409, f"week {week}: already drawn (seed {sample.seed}); a sample is never re-drawn")
+        return JSONResponse({**asdict(sample), "drawn": True}, status_code=201)
 
     @router.get("/reports", include_in_schema=False)
     async def reports_page(request: Request, svc: Svc, session: CurrentSession,
@@ -93,13 +97,14 @@ async def reports(svc: Services, weeks: int) -> dict[str, Any]:
     since = now.timestamp() - weeks * 7 * 86400
     scores = await ScoreStore(svc.redis).all_current(since=since)
     week = previous_week(now)
-    sample = await sample_for(svc, week)
+    sample = await stored_sample(svc.redis, week)  # not drawn yet: coverage of what was reviewed
+    required = sample.per_agent if sample else svc.settings.review_calls_per_agent
     reviewed: dict[str, int] = {}
     for s in scores:
         if s.week == week:
             reviewed[s.agent] = reviewed.get(s.agent, 0) + 1
-    agents = sorted({i.agent for i in sample.items} | set(reviewed))
-    coverage = [{"agent": a, "reviewed": reviewed.get(a, 0), "required": sample.per_agent,
-                 "met": reviewed.get(a, 0) >= sample.per_agent} for a in agents]
+    agents = sorted({i.agent for i in (sample.items if sample else [])} | set(reviewed))
+    coverage = [{"agent": a, "reviewed": reviewed.get(a, 0), "required": required,
+                 "met": reviewed.get(a, 0) >= required} for a in agents]
     return {"by_agent": report_rows(scores, "agent"), "by_week": report_rows(scores, "week"),
-            "coverage_week": week, "coverage": coverage}
+            "coverage_week": week, "coverage": coverage, "sample_drawn": sample is not None}

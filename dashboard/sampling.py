@@ -3,6 +3,8 @@ spot checks across all recorded calls, assigned round-robin to the supervisors.
 
 The draw is a pure function of (seed, the week's recorded calls): the seed and a digest of the
 population are stored with the sample, so anyone can redo the draw and get the same calls.
+A week is always named in its one canonical form (2026-W10; 2026-W010 is the same week), so a
+week has exactly one sample.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +25,7 @@ from ivr.clock import zone
 from ivr.state.callrecord import CallStore
 
 MAX_CALLS_PER_WEEK = 200_000
+WEEK = re.compile(r"^([0-9]{4})-W([0-9]{1,3})$")
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,34 @@ class Sample:
         return cls(**data)
 
 
-def week_bounds(week: str, tz: str) -> tuple[datetime, datetime]:
-    """Local Monday 00:00 of ISO week '2026-W10' and the next Monday; ValueError names a bad week."""
+def _monday(week: str) -> datetime:
+    m = WEEK.match(week)
     try:
-        year, _, num = week.partition("-W")
-        monday = datetime.fromisocalendar(int(year), int(num), 1)
+        if m is None:
+            raise ValueError(week)
+        return datetime.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError as exc:
         raise ValueError(f"week {week[:20]!r}: want an ISO week like 2026-W10") from exc
-    start = monday.replace(tzinfo=zone(tz))
+
+
+def normalize_week(week: str) -> str:
+    """'2026-W010' -> '2026-W10'; ValueError names a week that is not an ISO week of that year."""
+    return week_of(_monday(week))
+
+
+def week_bounds(week: str, tz: str) -> tuple[datetime, datetime]:
+    """Local Monday 00:00 of ISO week '2026-W10' and the next Monday; ValueError names a bad week."""
+    start = _monday(week).replace(tzinfo=zone(tz))
     return start, start + timedelta(days=7)
 
 
-def previous_week(now: datetime) -> str:
-    year, week, _ = (now - timedelta(days=7)).isocalendar()
+def week_of(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def previous_week(now: datetime) -> str:
+    return week_of(now - timedelta(days=7))
 
 
 def digest(candidates: list[Candidate]) -> str:
@@ -111,12 +129,20 @@ async def candidates_of_week(redis: Redis, week: str, tz: str) -> list[Candidate
             if r.get("agent") and isinstance(r.get("recording"), dict) and r.get("call_id")]
 
 
+async def stored_sample(redis: Redis, week: str) -> Sample | None:
+    """The week's sample if it was drawn; never draws."""
+    raw = await redis.get(keys.qa_sample(normalize_week(week)))
+    return None if raw is None else Sample.from_json(raw)
+
+
 async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_checks: int,
                         reviewers: list[str], now: float, seed: int | None = None) -> tuple[Sample, bool]:
-    """The week's sample, drawn now if there is none yet. (sample, drawn_now)."""
-    raw = await redis.get(keys.qa_sample(week))
-    if raw is not None:
-        return Sample.from_json(raw), False
+    """The week's sample, drawn now if there is none yet. (sample, drawn_now). Only the weekly job
+    and an explicit draw request call this (dashboard.reviews): reading a sample never draws it."""
+    week = normalize_week(week)
+    existing = await stored_sample(redis, week)
+    if existing is not None:
+        return existing, False
     pool = await candidates_of_week(redis, week, tz)
     seed = secrets.randbits(63) if seed is None else seed
     sample = Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,

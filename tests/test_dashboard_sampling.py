@@ -3,24 +3,29 @@ between supervisors; the review queue and the per-agent / per-week reports."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.sampling import Candidate, draw, week_bounds
+from dashboard.sampling import Candidate, draw, normalize_week, week_bounds
+from ivr import keys
 from tests.browser.dashboard_support import add_users, dashboard_settings, login, write_call
 
 pytestmark = pytest.mark.timeout(60)
 TZ = "Asia/Shanghai"
 WEEK = "2026-W09"  # Mon 2026-02-23 .. Sun 2026-03-01; the fake clock is in the week after
-NOW = "2026-03-04T10:00:00+08:00"
+NOW = "2026-03-04T10:00:00+08:00"  # Wednesday of 2026-W10
 
 
 def candidates() -> list[Candidate]:
@@ -44,6 +49,11 @@ def test_week_bounds_are_local_mondays() -> None:
     assert start.isoformat() == "2026-02-23T00:00:00+08:00" and (end - start).days == 7
     with pytest.raises(ValueError, match="ISO week like 2026-W10"):
         week_bounds("last week", TZ)
+    assert normalize_week("2026-W010") == normalize_week("2026-W10") == "2026-W10"
+    assert normalize_week("2026-W1") == "2026-W01"
+    for bad in ("2025-W53", "2026-W00", "2026-W10x", "26-W10", "2026-w10"):
+        with pytest.raises(ValueError, match="ISO week"):
+            normalize_week(bad)
 
 
 @pytest.fixture
@@ -58,14 +68,25 @@ def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
     write_call(redis_url, "no-recording", start.timestamp() + 200, agent="200")
     before = datetime(2026, 2, 20, 12, tzinfo=ZoneInfo(TZ)).timestamp()
     write_call(redis_url, "week-before", before, agent="200", recording={"mixed": "x.wav"})
+    this_week = datetime(2026, 3, 3, 9, tzinfo=ZoneInfo(TZ)).timestamp()  # 2026-W10, in progress
+    for i in range(2):
+        write_call(redis_url, f"now-{i}", this_week + i, agent="200", recording={"mixed": "x.wav"})
     with TestClient(create_app(dashboard_settings(redis_url, tmp_path, fake_now=NOW, review_calls_per_agent=3,
                                                   review_spot_checks=2))) as c:
         yield c
 
 
+def drawn_by_the_weekly_job(client: TestClient, week: str) -> dict[str, object]:
+    deadline = time.monotonic() + 10
+    while (body := client.get(f"/api/samples/{week}").json())["drawn"] is False:  # drawn at start-up
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    return body
+
+
 def test_review_queue_splits_the_sample_between_supervisors(client: TestClient) -> None:
     login(client, "sup")
-    sample = client.get(f"/api/samples/{WEEK}").json()
+    sample: dict[str, Any] = drawn_by_the_weekly_job(client, WEEK)
     assert sample["population"] == 15 and len(sample["items"]) == 3 * 3 + 2
     assert sample["check"] == {"population_unchanged": True, "same_draw": True}
     assert {i["call_id"][:2] for i in sample["items"]} == {"w0", "w1", "w2"}
@@ -82,8 +103,68 @@ def test_review_queue_splits_the_sample_between_supervisors(client: TestClient) 
     assert client.get("/api/samples/not-a-week").status_code == 400
 
 
+def sample_keys(redis_url: str) -> list[str]:
+    return sorted(k.decode() for k in redis.Redis.from_url(redis_url).keys(keys.qa_sample("*")))
+
+
+def test_reading_never_draws_a_sample(client: TestClient, redis_url: str) -> None:
+    login(client, "sup")
+    drawn_by_the_weekly_job(client, WEEK)  # the last complete week, drawn by the job
+    for week in ("2026-W10", "2026-W010", "2026-W08"):  # the current week; an older one nobody drew
+        body = client.get(f"/api/samples/{week}").json()
+        assert body["drawn"] is False and "items" not in body, body
+        page = client.get("/reviews", params={"week": week}, headers={"accept": "text/html"}).text
+        assert "not drawn yet" in page
+    current = client.get("/api/samples/2026-W10").json()
+    assert current["calls_so_far"] == 2 and current["week"] == "2026-W10"
+    assert "draw-form" not in client.get("/reviews?week=2026-W10", headers={"accept": "text/html"}).text
+    assert sample_keys(redis_url) == [keys.qa_sample(WEEK)]
+    assert [(e["user"], e["target"]) for e in audit(redis_url) if e["action"] == "sample_draw"] == [
+        ("system", WEEK)]
+
+
+@pytest.mark.parametrize(("week", "named"), [
+    ("2026-W11", "has not started yet"), ("2027-W01", "has not started yet"), ("2026-W1x", "ISO week"),
+    ("2025-W53", "ISO week"), ("2026-W10;rm", "ISO week")])
+def test_bad_or_future_weeks_are_refused_naming_the_parameter(client: TestClient, redis_url: str, week: str,
+                                                              named: str) -> None:
+    login(client, "sup")
+    for resp in (client.get(f"/api/samples/{week}"), client.get("/reviews", params={"week": week})):
+        assert resp.status_code == 400 and "parameter week" in resp.json()["detail"] and named in resp.text
+    assert keys.qa_sample(week) not in sample_keys(redis_url)
+
+
+def audit(redis_url: str) -> list[dict[str, Any]]:
+    return [json.loads(e) for e in redis.Redis.from_url(redis_url).lrange(keys.AUDIT_LOG, 0, -1)]
+
+
+def test_a_supervisor_draws_a_finished_week_explicitly(client: TestClient, redis_url: str) -> None:
+    csrf = login(client, "sup")
+    assert client.post("/api/samples/2026-W08/draw").status_code == 403  # CSRF
+    early = client.post("/api/samples/2026-W10/draw", headers={"x-csrf-token": csrf})
+    assert early.status_code == 409 and "not over" in early.json()["detail"]
+    made = client.post("/api/samples/2026-W008/draw", headers={"x-csrf-token": csrf})
+    assert made.status_code == 201 and made.json()["week"] == "2026-W08"
+    assert made.json()["population"] == 1  # the one recorded call of that week
+    again = client.post("/api/samples/2026-W08/draw", headers={"x-csrf-token": csrf})
+    assert again.status_code == 409 and "never re-drawn" in again.json()["detail"]
+    shown = client.get("/api/samples/2026-W8").json()
+    assert shown["drawn"] is True and shown["seed"] == made.json()["seed"]
+    assert keys.qa_sample("2026-W08") in sample_keys(redis_url) and keys.qa_sample("2026-W008") not in sample_keys(
+        redis_url)
+    draws = [(e["user"], e["role"], e["target"]) for e in audit(redis_url) if e["action"] == "sample_draw"
+             and e["target"] == "2026-W08"]
+    assert draws == [("sup", "supervisor", "2026-W08")]
+    page = client.get("/reviews?week=2026-W07", headers={"accept": "text/html"}).text
+    assert "draw-form" in page  # a finished week nobody drew: the button is offered
+    form = client.post("/reviews/draw", data={"week": "2026-W07", "csrf_token": csrf}, follow_redirects=False)
+    assert form.status_code == 303 and form.headers["location"] == "/reviews?week=2026-W07"
+    assert keys.qa_sample("2026-W07") in sample_keys(redis_url)
+
+
 def test_reports_per_agent_per_week_and_coverage(client: TestClient) -> None:
     csrf = login(client, "sup")
+    drawn_by_the_weekly_job(client, WEEK)
     kpis = {"answering": 100, "accuracy": 50, "handling": 50, "satisfaction": 100}
     for call in ("w0-0", "w0-1", "w1-0"):
         resp = client.post(f"/api/calls/{call}/scores", json={"kpis": kpis}, headers={"x-csrf-token": csrf})
