@@ -3,7 +3,8 @@
     python -m bench.queue_sim --minutes 3 [--write]      # --write: update bench/RESULTS.md
 
 Real SIPp callers (about 2x what the agents can take) call a private Asterisk with 3 SIPp agent phones
-that answer after 1, 3 and 4 rings of a 1.5 s ring cycle and talk 15-25 s (times shortened about
+that answer after 1.2, 3.8 and 4.8 s with a 1.5 s ring cycle (1003 is past "3 rings" = 4.5 s: the
+member timeout, 4 s, rings it out, and after 2 misses it is auto-paused) and talk 15-25 s (times shortened about
 10x; queues.yaml's waits likewise: peak overflow over a 60 s estimate, max wait 90 s; announcements,
 whose speech is not shortened, at 15 s then every 30 s). Callers: 40% wait up to 150 s, 30% give up at 50 s, 30% take
 a callback at 35 s (stock: hang up then). "ours" runs hotline.yaml (priority, announcements,
@@ -63,8 +64,10 @@ def steps_for(mode: str, group: str, patience_s: int, menu_ms: int) -> list[Step
     """Patience = how long the caller stays unless Asterisk hangs up first (AwaitHangup)."""
     if mode == "stock":  # the fallback queues at once; nobody is offered a callback
         return [AwaitHangup(patience_s * 1000 + 1500)]
-    if group == "callback":  # presses the callback key at its patience (answered by then: the agent hears it)
-        return [Wait(menu_ms + 1200), Dtmf("0"), Wait(5000 + patience_s * 1000), Dtmf("1"), AwaitHangup(25000)]
+    if group == "callback":  # presses the callback key at its patience (answered by then: the agent hears it),
+        # then 1 again to confirm the number read back ("we will call you back at 1 3 7 ...; press 1")
+        return [Wait(menu_ms + 1200), Dtmf("0"), Wait(5000 + patience_s * 1000), Dtmf("1"), Wait(5000), Dtmf("1"),
+                AwaitHangup(30000)]
     return [Wait(menu_ms + 1200), Dtmf("0"), AwaitHangup(5000 + patience_s * 1000)]
 
 
@@ -150,7 +153,7 @@ def run_mode(lab: QueueLab, mode: str, minutes: float, rate: float, prefix: str)
     with ThreadPoolExecutor(max_workers=len(GROUPS)) as pool:
         for i, (group, share, patience) in enumerate(GROUPS):
             n = max(1, round(rate * share * minutes * 60))
-            callers = [f"{prefix}{i}{k:04d}" for k in range(n)]
+            callers = [f"{prefix}{i}{k:06d}" for k in range(n)]  # 11-digit mobiles: the plan lets callbacks dial them
             stats.placed += n
             jobs.append(pool.submit(place_calls, lab.target, flow, steps_for(mode, group, patience, menu), callers,
                                     rate=rate * share, timeout_s=minutes * 60 + 400, workdir=lab.workdir))

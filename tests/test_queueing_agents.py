@@ -27,6 +27,7 @@ from ivr.queueing.agents import (
 from ivr.queueing.ami import AmiError, check_header, connect_ami
 from ivr.queueing.config import parse_queue_config
 from ivr.settings import Settings, load_settings
+from tests.test_queueing_config import CALLBACK_SECTIONS
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -35,7 +36,7 @@ CFG = parse_queue_config(textwrap.dedent("""\
     agents:
       "1001": {name: 张敏, queues: {support: 0, complaints: 2}}
       "1002": {name: Li Wei, queues: {support: 1}}
-    """), Path("queues.yaml"))
+    """) + CALLBACK_SECTIONS, Path("queues.yaml"))
 
 
 def test_action_headers() -> None:
@@ -200,7 +201,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         vip_numbers: ["13800138000"]
         queues: {support: {}}
         agents: {"1001": {name: 张敏, queues: {support: 0}}}
-        """), encoding="utf-8")
+        """) + CALLBACK_SECTIONS, encoding="utf-8")
     monkeypatch.setenv("IVR_FLOWS_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_AMI_USER", "hotline")
     monkeypatch.setenv("IVR_AMI_SECRET", "pw")

@@ -15,6 +15,7 @@ from ivr.queueing.asterisk_conf import (
 from ivr.queueing.config import parse_queue_config
 from ivr.queueing.model import QueueConfig
 from ivr.settings import load_settings
+from tests.test_queueing_config import CALLBACK_SECTIONS
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -31,7 +32,7 @@ agents:
 
 
 def cfg(text: str = YAML) -> QueueConfig:
-    return parse_queue_config(textwrap.dedent(text), Path("queues.yaml"))
+    return parse_queue_config(textwrap.dedent(text) + CALLBACK_SECTIONS, Path("queues.yaml"))
 
 
 def sections(conf: str) -> list[tuple[str, dict[str, str]]]:
@@ -115,3 +116,19 @@ def test_agent_without_password_or_contact_is_refused() -> None:
 def test_secrets_come_from_the_environment() -> None:
     env = {"IVR_AGENT_SECRET_1001": "one", "IVR_AGENT_SECRET_1002": "", "OTHER": "x"}
     assert agent_secrets_from_env(cfg(), env) == {"1001": "one"}
+
+
+@pytest.mark.parametrize(("cycle", "want"), [(1.5, 4), (5.0, 15), (6.0, 18), (4.5, 13), (0.4, 1), (2.2, 6)])
+def test_a_member_never_rings_past_the_third_ring(cycle: float, want: int) -> None:
+    """1.5 s cycle: "3 rings" is 4.5 s, so a member rings 4 s, not 5 (an answer at 4.8 s was late)."""
+    settings = load_settings(ring_cycle_s=cycle)
+    parsed = dict(sections(render_queues_conf(cfg(), settings)))
+    for queue in ("support", "complaints"):
+        timeout = int(parsed[queue]["timeout"])
+        assert timeout == want and int(parsed[queue]["servicelevel"]) == want
+        assert timeout <= 3 * cycle
+
+
+def test_a_ring_limit_under_one_second_is_refused() -> None:
+    with pytest.raises(ValueError, match="under 1 s"):
+        render_queues_conf(cfg(), load_settings(ring_cycle_s=0.3))

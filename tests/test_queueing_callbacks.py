@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio
 
 from ivr import keys
-from ivr.queueing.callbacks import CallbackRequest, CallbackStore, Duplicate
+from ivr.clock import FixedClock
+from ivr.queueing.callbacks import CallbackRequest, CallbackStore, Duplicate, NumberRefused
+from ivr.queueing.config import load_queue_config
+from ivr.queueing.dialer import CallbackDialer
 from ivr.queueing.numbers import BadNumber
 from ivr.schedule import Schedule, Weekly
+from ivr.settings import REPO_ROOT, load_settings
+from tests.support.components import free_port
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -115,3 +122,48 @@ async def test_answered_attempt_completes_and_frees_the_number(r: redis.asyncio.
     assert await store.record_attempt(cb.id, "failed", MON_10) == "done"  # finished stays finished
     assert await r.get(keys.callback_by_number("13800000001")) is None
     assert await store.due("support", MON_10, CALLBACK) == []
+
+
+async def test_the_plan_refuses_at_booking(r: redis.asyncio.Redis) -> None:
+    cfg = load_queue_config(REPO_ROOT / "ivr" / "flows" / "queues.yaml")
+    store = CallbackStore(r, plan=cfg.callback_numbers)
+    for number, reason in (("110", "emergency"), ("+447700900123", "international"), ("10086", "short_code")):
+        with pytest.raises(NumberRefused) as info:
+            await store.request("support", number, "c1", 1000.0, MON_10)
+        assert info.value.reason == reason
+    with pytest.raises(BadNumber):
+        await store.request("support", "anonymous", "c1", 1000.0, MON_10)
+    assert await r.zcard(keys.callback_queue("support")) == 0
+    assert isinstance(await store.request("support", "+86 10 6234 5678", "c2", 1000.0, MON_10), CallbackRequest)
+
+
+async def test_the_dialer_fails_what_it_cannot_dial_without_claiming_and_goes_on(
+        r: redis.asyncio.Redis, redis_url: str, tmp_path: Path) -> None:
+    """Callbacks stored before the numbering plan (a +44 caller ID, an emergency number) and a record that
+    does not decode: each is failed with its reason and counted, none is claimed, the tick goes on (AMI is
+    never asked: nothing here may be dialled, and no Asterisk listens on the AMI port)."""
+    cfg = load_queue_config(REPO_ROOT / "ivr" / "flows" / "queues.yaml")
+    old = CallbackStore(r)  # no plan: how callbacks were booked before
+    intl = await new(old, "+447700900123", enqueued_at=1000.0)
+    emergency = await new(old, "110", enqueued_at=1001.0)
+    await r.hset(keys.callback("broken"), mapping={"id": '"broken"', "status": "{not json"})
+    await r.zadd(keys.callback_queue("support"), {"broken": 1002.0})
+    settings = load_settings(redis_url=redis_url, ami_port=free_port(), state_dir=tmp_path)
+
+    async def getter() -> redis.asyncio.Redis:
+        return r
+
+    dialer = CallbackDialer(settings, cfg, {"callback": CALLBACK}, FixedClock(MON_10), getter)
+    assert await dialer.tick() == 0
+    assert (dialer.failed_undialable, dialer.errors, dialer.attempts) == (3, 0, 0)
+    for cb, reason in ((intl, "international"), (emergency, "emergency")):
+        got = await old.get(cb.id)
+        assert (got.status, got.failed_reason, got.claimed_until) == ("failed", reason, 0.0)
+        assert await old.attempts(cb.id) == []  # never dialled
+        assert await r.get(keys.callback_by_number(cb.number)) is None
+    assert json.loads(await r.hget(keys.callback("broken"), "failed_reason")).startswith("unreadable: ")
+    assert await r.zcard(keys.callback_queue("support")) == 0
+    day = datetime.now(ZoneInfo(settings.timezone)).date().isoformat()  # counters are kept by real day
+    counters = await r.hgetall(keys.queue_day("support", day))
+    assert counters[b"callbacks_failed"] == b"3"
+    assert await dialer.tick() == 0  # nothing left to do, nothing raised

@@ -13,6 +13,9 @@ from ivr.settings import REPO_ROOT
 pytestmark = pytest.mark.timeout(10)
 
 FLOWS = REPO_ROOT / "ivr" / "flows"
+_SHIPPED = (FLOWS / "queues.yaml").read_text(encoding="utf-8")
+# The shipped callback_numbers and callback_texts: required once a queue offers callbacks (the default).
+CALLBACK_SECTIONS = "\n" + _SHIPPED[_SHIPPED.index("callback_numbers:"):_SHIPPED.index("\nqueues:")] + "\n"
 MINIMAL = """\
 queues:
   support: {}
@@ -20,7 +23,7 @@ queues:
 
 
 def parse(text: str, schedules: list[str] | None = None) -> QueueConfig:
-    return parse_queue_config(textwrap.dedent(text), Path("queues.yaml"), schedules)
+    return parse_queue_config(textwrap.dedent(text) + CALLBACK_SECTIONS, Path("queues.yaml"), schedules)
 
 
 def problems(text: str, schedules: list[str] | None = None) -> list[str]:
@@ -43,7 +46,8 @@ def test_defaults_of_a_minimal_file() -> None:
     q = cfg.queues["support"]
     assert (cfg.ring_cycle_s, cfg.rings, cfg.ring_timeout_s()) == (5.0, 3, 15)
     assert cfg.ring_timeout_s(6.0) == 18
-    assert cfg.ring_timeout_s(4.5) == 14  # 13.5 s rounded up: a ring never gets cut short
+    assert cfg.ring_timeout_s(4.5) == 13  # 13.5 s rounded down: a member never rings past the 3rd ring
+    assert cfg.ring_timeout_s(1.5) == 4
     assert (q.strategy, q.announce.first_delay_s, q.callback.schedule) == ("rrmemory", 30, "callback")
 
 
@@ -143,6 +147,8 @@ def test_names_unsafe_for_asterisk_config_are_refused() -> None:
 
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid YAML" in problems("queues: [\n")[0]
-    assert problems("- a\n- b\n") == ["line 1: top level must be a mapping (queues, agents, ...)"]
+    with pytest.raises(QueueConfigError) as info:
+        parse_queue_config("- a\n- b\n", Path("queues.yaml"))
+    assert info.value.issues == ["line 1: top level must be a mapping (queues, agents, ...)"]
     with pytest.raises(QueueConfigError, match="cannot read"):
         load_queue_config(tmp_path / "absent.yaml")

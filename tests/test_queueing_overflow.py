@@ -14,6 +14,7 @@ from ivr.queueing.config import parse_queue_config
 from ivr.queueing.overflow import QueueSnapshot, evaluate_overflow
 from ivr.queueing.priority import VipList, priority_for
 from ivr.schedule import Schedule, Weekly
+from tests.test_queueing_config import CALLBACK_SECTIONS
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -36,7 +37,7 @@ CFG = parse_queue_config(textwrap.dedent("""\
             to: callback
           - {name: max-wait, phases: [waiting], when: {waited_over_s: 900}, to: {number: "4008001234"}}
       backup: {}
-    """), Path("queues.yaml"))
+    """) + CALLBACK_SECTIONS, Path("queues.yaml"))
 RULES = CFG.queues["support"].overflow
 
 

@@ -1,71 +1,102 @@
-"""Booking a queued callback from the queue wait: the caller keeps their place and is called back."""
+"""Booking a queued callback from the queue wait: the caller keeps their place and is called back.
+
+The caller first confirms the number (ivr.engine.callback_number); only a number the numbering plan
+lets a callback dial is booked. What the caller hears is queues.yaml `callback_texts`. This module
+takes what it needs as parameters (no QueueWait): the queue wait imports it, never the other way round.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from ivr.engine.context import End, Step
+from redis.exceptions import RedisError
 
-if TYPE_CHECKING:
-    from ivr.engine.queue_wait import QueueWait
+from dashboard.calls import mask_number
+from ivr.engine.callback_number import NumberDialogue
+from ivr.engine.context import CallContext, End, Step
+from ivr.queueing.callback_texts import TextKey
+from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate, NumberRefused
+from ivr.queueing.liveops import apply_ops, callback_ops
+from ivr.queueing.model import LANGUAGES, QueueConfig
 
 log = logging.getLogger(__name__)
-CALLBACK_TEXTS = {  # what a caller hears about a queued callback
-    "booked": {"zh-CN": "已为您登记回电，我们会保留您的排队位置，在回电时间内轮到您时给您回电。感谢您的来电，再见。",
-               "en-US": "Your callback is booked. You keep your place in the queue, and we will call you back "
-                        "during callback hours when it is your turn. Thank you for calling. Goodbye."},
-    "duplicate": {"zh-CN": "您已经登记过回电，我们会按您原来的排队顺序给您回电。再见。",
-                  "en-US": "You already have a callback booked. We will call you back in your turn. Goodbye."},
-    "no_number": {"zh-CN": "对不起，我们看不到您的来电号码，无法为您登记回电，请您继续等待。",
-                  "en-US": "Sorry, we cannot see your phone number, so we cannot call you back. "
-                           "Please stay on the line."},
-    "unavailable": {"zh-CN": "对不起，现在无法登记回电，请您继续等待。",
-                    "en-US": "Sorry, we cannot book a callback right now. Please stay on the line."},
-}
+REDIS_TIMEOUT = 0.5
 
 
-async def book_callback(wait: QueueWait, via: str) -> Step | None:
-    """Book a callback that keeps the caller's place; None when it cannot be booked (keep waiting)."""
-    from redis.exceptions import RedisError
+@dataclass(frozen=True)
+class BookingRequest:
+    queue: str
+    call_id: str
+    entered: float  # when the caller entered the queue: the place the callback keeps
+    language: str
+    via: str  # "key" (the caller pressed the callback key) or "overflow"
+    day: str  # local date of the queue's counters
 
-    from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate
-    from ivr.queueing.liveops import callback_ops
-    from ivr.queueing.numbers import BadNumber
 
-    ctx, cb, cfg = wait.ctx, wait.qdef.callback, wait.rt.cfg
+@dataclass(frozen=True)
+class Booked:
+    step: Step
+    outcome: str  # "callback" or "callback_duplicate", for the listener's counters
+
+
+async def _say(ctx: CallContext, cfg: QueueConfig, key: TextKey, language: str) -> None:
+    if cfg.callback_texts is None:  # the model refuses callbacks without texts; nothing to say
+        return
+    text = cfg.callback_texts.say(key, language)
+    await ctx.channel.stream_file(str(await ctx.services.synthesize(text, language)))
+
+
+async def book_callback(ctx: CallContext, cfg: QueueConfig, req: BookingRequest) -> Booked | None:
+    """Book a callback that keeps the caller's place; None when none was booked (keep waiting)."""
+    offer = cfg.queues[req.queue].callback
+    language = req.language if req.language in LANGUAGES else LANGUAGES[0]
     redis = await ctx.services.redis()
-    if not cb.enabled or redis is None:
-        ctx.event("callback_refused", reason="disabled" if not cb.enabled else "unavailable", via=via)
-        await wait.say(CALLBACK_TEXTS["unavailable"][wait.language])
+    if not offer.enabled or redis is None or cfg.callback_numbers is None or cfg.callback_texts is None:
+        ctx.event("callback_refused", reason="disabled" if not offer.enabled else "unavailable", via=req.via)
+        await _say(ctx, cfg, "unavailable", language)
         return None
-    store = CallbackStore(redis, country_code=cfg.country_code)
+    dialogue = NumberDialogue(ctx, offer, cfg.callback_numbers, cfg.callback_texts, cfg.country_code,
+                              language, req.via)
+    number = await dialogue.run()
+    if number is None:
+        return None
+    store = CallbackStore(redis, country_code=cfg.country_code, plan=cfg.callback_numbers)
     try:
-        got = await store.request(wait.queue, ctx.channel.env.get("callerid", ""), wait.uid, wait.entered,
-                                  ctx.services.clock.now(), max_attempts=cb.max_attempts,
-                                  retry_delay_s=cb.retry_delay_s)
-    except BadNumber:
-        ctx.event("callback_refused", reason="no_number", via=via)
-        await wait.say(CALLBACK_TEXTS["no_number"][wait.language])
+        got = await store.request(req.queue, number, req.call_id, req.entered, ctx.services.clock.now(),
+                                  max_attempts=offer.max_attempts, retry_delay_s=offer.retry_delay_s)
+    except NumberRefused as exc:  # the dialogue checked it: only a plan changed under us gets here
+        ctx.event("callback_refused", reason=exc.reason, via=req.via)
+        await _say(ctx, cfg, "keep_waiting", language)
         return None
     except (CallbackError, RedisError, OSError) as exc:
-        log.warning("call %s: callback not booked: %s", wait.uid, exc)
-        ctx.event("callback_refused", reason="unavailable", via=via)
-        await wait.say(CALLBACK_TEXTS["unavailable"][wait.language])
+        log.warning("call %s: callback not booked: %s", req.call_id, exc)
+        ctx.event("callback_refused", reason="unavailable", via=req.via)
+        await _say(ctx, cfg, "unavailable", language)
         return None
     if isinstance(got, Duplicate):
-        info = {"id": got.existing.id, "queue": got.existing.queue, "via": via, "duplicate": True,
-                "status": got.existing.status}
-        text = CALLBACK_TEXTS["duplicate"][wait.language]
-        wait.outcome = "callback_duplicate"
+        info = {"id": got.existing.id, "queue": got.existing.queue, "via": req.via, "duplicate": True,
+                "status": got.existing.status, "callback_number": mask_number(got.existing.number)}
+        key: TextKey = "duplicate"
+        outcome = "callback_duplicate"
     else:
-        info = {"id": got.id, "queue": wait.queue, "via": via, "duplicate": False, "status": got.status,
-                "enqueued_at": got.enqueued_at}
-        await wait.count(callback_ops(wait.queue, wait.day(), "requested"))
-        text = CALLBACK_TEXTS["booked"][wait.language]
-        wait.outcome = "callback"
+        info = {"id": got.id, "queue": req.queue, "via": req.via, "duplicate": False, "status": got.status,
+                "enqueued_at": got.enqueued_at, "callback_number": mask_number(got.number)}
+        await _count(ctx, req)
+        key, outcome = "booked", "callback"
     ctx.recorder.set("callback", info)
     ctx.event("callback", **info)
     ctx.result = "callback"
-    await wait.say(text)
-    return End("callback", hang_up=True)
+    await _say(ctx, cfg, key, language)
+    return Booked(End("callback", hang_up=True), outcome)
+
+
+async def _count(ctx: CallContext, req: BookingRequest) -> None:
+    redis = await ctx.services.redis()
+    if redis is None:
+        return
+    try:
+        await asyncio.wait_for(apply_ops(redis, callback_ops(req.queue, req.day, "requested")), REDIS_TIMEOUT)
+    except Exception as exc:  # counters are best effort; the call goes on
+        log.warning("call %s: callback counter not written (%s)", req.call_id, exc)

@@ -1,12 +1,12 @@
 """The queue node's live behaviour: priority, overflow, announcements, the callback key, keeping the place.
 
-The caller waits in Queue() passes, each ending at the next wake-up (announcement, max-wait check, or
-the announced wait running out) by Queue()'s own timeout; the engine checks overflow, speaks position
-and OUR estimate (or the self-service hint and the callback offer) in the caller's language, and
-re-enters at QUEUEPOSITION (Queue()'s `position`): nobody who came later gets ahead. A ringing agent is
-not cut short (timeoutpriority=conf). The callback key leaves Queue() into ivr-queue-exit while our AGI
-still runs: the callback is booked with the ORIGINAL entry time (the place). Option `c`: the flow goes
-on at `answered` when the agent hangs up. Every decision is on the call record.
+The caller waits in Queue() passes, each ending at the next wake-up (announcement, max-wait check, or the
+announced wait running out) by Queue()'s own timeout; the engine checks overflow, speaks position and OUR
+estimate (or the self-service hint and the callback offer) in the caller's language, and re-enters at
+QUEUEPOSITION (Queue()'s `position`): nobody who came later gets ahead. A ringing agent is not cut short
+(timeoutpriority=conf). The callback key leaves Queue() into ivr-queue-exit while our AGI still runs: the
+callback is booked (ivr.engine.callback_booking) with the ORIGINAL entry time (the place). Option `c`:
+the flow goes on at `answered` when the agent hangs up. Every decision is on the call record.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode
-from ivr.engine.callback_booking import book_callback
+from ivr.engine.callback_booking import BookingRequest, book_callback
 from ivr.engine.context import CallContext, End, Step
 from ivr.queueing import announce
 from ivr.queueing.asterisk_conf import EXIT_CONTEXT
@@ -182,8 +182,15 @@ class QueueWait:
         self.ctx.event("dtmf", digits=key, during="queue")
         cb = self.qdef.callback
         if cb.enabled and key == cb.key:
-            return await book_callback(self, "key")
+            return await self._book("key")
         return None
+
+    async def _book(self, via: str) -> Step | None:
+        """The callback dialogue and booking; None when nothing was booked (the caller keeps waiting)."""
+        req = BookingRequest(self.queue, self.uid, self.entered, self.language, via, self.day())
+        booked = await book_callback(self.ctx, self.rt.cfg, req)
+        self.outcome = booked.outcome if booked else self.outcome
+        return booked.step if booked else None
 
     async def snapshot(self) -> tuple[QueueSnapshot, WaitEstimate | None]:
         """Asterisk's truth about the queue right now (AGI functions) plus recent handle times (Redis)."""
@@ -238,11 +245,9 @@ class QueueWait:
             return None
 
     async def count(self, ops: list[Op]) -> None:
-        redis = await self.ctx.services.redis()
-        if redis is None:
-            return
         try:
-            await asyncio.wait_for(apply_ops(redis, ops), REDIS_TIMEOUT)
+            if (redis := await self.ctx.services.redis()) is not None:
+                await asyncio.wait_for(apply_ops(redis, ops), REDIS_TIMEOUT)
         except Exception as exc:  # counters are best effort; the call goes on
             log.warning("call %s: queue counters not written (%s)", self.uid, exc)
 
@@ -255,7 +260,7 @@ class QueueWait:
         ctx.event("overflow", **decision.model_dump())
         await self.count(overflow_ops(decision, self.day()))
         if decision.target_kind == "callback":
-            step = await book_callback(self, "overflow")
+            step = await self._book("overflow")
             if step is not None:
                 return step
         elif decision.target_kind == "queue" and decision.target in self.rt.cfg.queues:
@@ -264,10 +269,6 @@ class QueueWait:
         self.outcome = "overflow"
         ctx.result = None
         return self.node.otherwise  # voicemail (the flow's busy branch) or a number we cannot dial here
-
-    async def say(self, text: str, escape: str = "") -> str | None:
-        path = await self.ctx.services.synthesize(text, self.language)
-        return await self.ctx.channel.stream_file(str(path), escape) or None
 
     async def _announce(self, kind: str) -> str | None:
         cb = self.qdef.callback

@@ -6,7 +6,9 @@ have been. One open callback per number: a second request returns the first (ato
 Callbacks are due only while the callback schedule is open (policy: 09:00-12:00 and 15:00-18:00);
 outside it they wait for the next window. Every dial attempt is recorded; attempts that reached
 the customer's phone are bounded by `max_attempts` (an agent who did not answer costs the customer
-nothing: they were never dialled).
+nothing: they were never dialled). Given the numbering plan, `request` refuses what a callback may
+not dial; `fail` ends a stored callback that cannot be dialled (one booked before the plan existed)
+without a dial, with the reason on the record.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ivr import keys
-from ivr.queueing.numbers import normalize_number
+from ivr.queueing.numbers import BadNumber, NumberingPlan, normalize_number
 from ivr.schedule import Schedule, next_open, schedule_status
 
 if TYPE_CHECKING:
@@ -83,6 +85,21 @@ return cjson.encode(new)
 """
 
 
+# KEYS: record, queue zset, by-number. ARGV: now, reason JSON, ttl, id. Only an open (or undecodable)
+# callback is failed.
+_FAIL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local ok, status = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'status') or 'null')
+if ok and (status == 'done' or status == 'failed' or status == 'cancelled') then return cjson.encode(status) end
+redis.call('HSET', KEYS[1], 'status', cjson.encode('failed'), 'last_outcome', cjson.encode('failed'),
+  'failed_reason', ARGV[2], 'finished_at', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[4])
+if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return cjson.encode('failed')
+"""
+
+
 class CallbackRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
     id: str
@@ -99,6 +116,24 @@ class CallbackRequest(BaseModel):
     claimed_until: float = 0.0
     last_outcome: Outcome | None = None
     finished_at: float | None = None
+    failed_reason: str | None = None  # why it was failed without a dial (e.g. "emergency")
+
+
+class NumberRefused(BadNumber):
+    """The numbering plan does not let a callback dial this number; `reason` is the rule's name."""
+
+    def __init__(self, number: str | None, reason: str) -> None:
+        self.number, self.reason = number, reason
+        super().__init__(f"callbacks may not dial this number: {reason}")
+
+
+class Unreadable(BaseModel):
+    """A stored callback that does not decode (written by another version, or damaged)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    queue: str
+    error: str
 
 
 class Duplicate(BaseModel):
@@ -114,9 +149,10 @@ class CallbackError(RuntimeError):
 
 class CallbackStore:
     def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0, ttl_s: int = 120 * 86400,
-                 country_code: str = "86") -> None:
+                 country_code: str = "86", plan: NumberingPlan | None = None) -> None:
         self._redis = redis
         self._country_code = country_code
+        self._plan = plan
         self._timeout = timeout
         self._ttl_s = ttl_s  # finished callbacks are kept as long as call records
 
@@ -130,8 +166,14 @@ class CallbackStore:
                       *, max_attempts: int = 3, retry_delay_s: float = 600) -> CallbackRequest | Duplicate:
         """Register a callback to `number` (caller ID or keyed in), or return that number's open one.
 
-        Raises BadNumber for an anonymous or malformed number: there is nothing to call back.
+        Raises BadNumber for an anonymous or malformed number: there is nothing to call back; with a
+        plan, NumberRefused (a BadNumber) for a number the plan does not let a callback dial.
         """
+        if self._plan is not None:
+            verdict = self._plan.check(number, self._country_code)
+            if verdict.reason is not None or verdict.number is None:
+                raise NumberRefused(verdict.number, verdict.reason or "no_number")
+            number = verdict.number
         number = normalize_number(number, self._country_code)
         cb_id = uuid.uuid4().hex
         ts = now.timestamp()
@@ -155,19 +197,25 @@ class CallbackStore:
         return _decode(raw)
 
     async def due(self, queue: str, now: datetime, schedule: Schedule, override: str | None = None,
-                  limit: int = 50) -> list[CallbackRequest]:
-        """Callbacks to dial now, in queue order; empty outside the callback schedule's open hours."""
+                  limit: int = 50) -> list[CallbackRequest | Unreadable]:
+        """Callbacks to dial now, in queue order; empty outside the callback schedule's open hours.
+
+        A record that does not decode comes back as Unreadable, in its place: the caller fails it."""
         if schedule_status(schedule, now, override) != "open":
             return []
         ids = await self._t(self._redis.zrange(keys.callback_queue(queue), 0, -1))
         pipe = self._redis.pipeline(transaction=False)
         for cb_id in ids:
-            pipe.hgetall(keys.callback(cb_id.decode() if isinstance(cb_id, bytes) else str(cb_id)))
-        ts, out = now.timestamp(), []
-        for raw in await self._t(pipe.execute()):
+            pipe.hgetall(keys.callback(_text(cb_id)))
+        ts, out = now.timestamp(), list[CallbackRequest | Unreadable]()
+        for cb_id, raw in zip(ids, await self._t(pipe.execute()), strict=True):
             if not raw:
                 continue
-            cb = _decode(raw)
+            try:
+                cb = _decode(raw)
+            except (ValueError, ValidationError) as exc:  # json errors are ValueErrors too
+                out.append(Unreadable(id=_text(cb_id), queue=queue, error=str(exc)[:300]))
+                continue
             if (cb.status == "pending" and cb.next_attempt_at <= ts) or (
                     cb.status == "dialing" and cb.claimed_until < ts):
                 out.append(cb)
@@ -202,6 +250,19 @@ class CallbackStore:
         status: Status = json.loads(got)
         return status
 
+    async def fail(self, callback_id: str, queue: str, reason: str, now: datetime,
+                   number: str | None = None) -> Status:
+        """End an open callback that cannot be dialled, without claiming it; `reason` goes on the record."""
+        ks = [keys.callback(callback_id), keys.callback_queue(queue),
+              keys.callback_by_number(number) if number else ""]
+        got = await self._t(self._redis.eval(_FAIL, 3, *ks, now.timestamp(), json.dumps(reason), self._ttl_s,
+                                             callback_id))
+        if got is None:  # no record at all: only the queue's entry is left
+            await self._t(self._redis.zrem(keys.callback_queue(queue), callback_id))
+            return "failed"
+        status: Status = json.loads(got)
+        return status
+
     async def attempts(self, callback_id: str) -> list[dict[str, Any]]:
         raw = await self._t(self._redis.lrange(keys.callback_attempts(callback_id), 0, -1))
         return [json.loads(x) for x in raw]
@@ -211,6 +272,10 @@ class CallbackStore:
         return await self.record_attempt(callback_id, "answered", now, {"via": "complete"})
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _decode(raw: dict[Any, Any]) -> CallbackRequest:
-    data = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
+    data = {_text(k): json.loads(v) for k, v in raw.items()}
     return CallbackRequest.model_validate(data)

@@ -7,7 +7,11 @@ before it (its score is the caller's ORIGINAL entry time), and no VIP or urgent 
 (QueueStatus). Then, for the first idle staffed agent (same reply), AMI Originate rings the agent's phone for
 "3 rings" into the dialplan context `ivr-callback`, which dials the customer (IVR_CALLBACK_DIAL with
 {number}) and reports the outcome with UserEvent(IvrCallback). Each attempt is recorded in the store
-(bounded retries: CallbackStore) and on the original call record (`callback_attempt` events).
+(bounded retries: CallbackStore) and on the original call record (`callback_attempt` events, the
+number masked as supervisors see it: the raw number stays in the callback store, where it is dialled).
+Nothing is claimed that cannot be dialled: a callback the numbering plan refuses (booked before the
+plan, or the plan changed) or whose record does not decode is failed with its reason, counted, and the
+tick goes on; so does it after any other failure of one callback. Only a lost AMI connection ends a tick.
 One dial at a time per dialer: bounded load, and an agent is never offered two callbacks at once.
 """
 
@@ -22,14 +26,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from dashboard.calls import mask_number
 from ivr import keys
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.asterisk_conf import interface, ring_cycle
-from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome
+from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
 from ivr.queueing.listener import RedisGetter
 from ivr.queueing.liveops import apply_ops, callback_ops
 from ivr.queueing.model import QueueConfig
 from ivr.schedule import Schedule, read_override
+from ivr.state.writer import Op as RecordOp
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -43,6 +49,10 @@ CALLBACK_CONTEXT = "ivr-callback"
 CUSTOMER_STATUS: dict[str, Outcome] = {"ANSWER": "answered", "NOANSWER": "customer_no_answer",
                                        "BUSY": "customer_busy"}
 REDIS_TIMEOUT = 1.0
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def dial_string(template: str, number: str) -> str:
@@ -67,6 +77,8 @@ class CallbackDialer:
         self._lost = asyncio.Event()
         self._results: dict[str, asyncio.Future[str]] = {}
         self.attempts = 0
+        self.failed_undialable = 0  # failed without a dial: refused by the plan, or unreadable
+        self.errors = 0  # callbacks whose handling raised; the tick went on with the others
 
     async def run(self) -> None:
         try:
@@ -88,22 +100,79 @@ class CallbackDialer:
         if redis is None:
             return 0
         made = 0
+        store = CallbackStore(redis, country_code=self.cfg.country_code)
         for name, q in self.cfg.queues.items():
             schedule = self.schedules.get(q.callback.schedule)
             if not q.callback.enabled or schedule is None:
                 continue
-            store = CallbackStore(redis, country_code=self.cfg.country_code)
             override = await read_override(q.callback.schedule, redis)
             for cb in await store.due(name, self.clock.now(), schedule, override, limit=20):
-                waiting, agent = await self._line(redis, name)
-                # The callback keeps its place: nobody who entered before it, and no VIP, still waits.
-                if agent is None or any(prio > 0 or since < cb.enqueued_at for since, prio in waiting):
-                    break
-                if not await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60):
+                try:
+                    step = await self._one(redis, store, name, cb)
+                except (AmiError, OSError):
+                    raise  # the AMI or Redis link is gone: run() reconnects, the next tick retries
+                except Exception:
+                    self.errors += 1
+                    log.exception("callback dialer: callback %s of queue %s failed; going on", cb.id, name)
                     continue
-                await self._attempt(redis, store, cb, agent)
-                made += 1
+                if step == "blocked":
+                    break
+                made += step == "dialled"
         return made
+
+    async def _one(self, redis: aioredis.Redis, store: CallbackStore, queue: str,
+                   cb: CallbackRequest | Unreadable) -> str:
+        """One due callback: "dialled", "failed" (cannot be dialled), "skipped" or "blocked" (not its turn)."""
+        if isinstance(cb, Unreadable):
+            await self._fail_undialable(redis, store, queue, cb.id, None, f"unreadable: {cb.error}")
+            return "failed"
+        dial, reason = self.dialable(cb.number)
+        if dial is None:
+            await self._fail_undialable(redis, store, queue, cb.id, cb, reason)
+            return "failed"
+        waiting, agent = await self._line(redis, queue)
+        # The callback keeps its place: nobody who entered before it, and no VIP, still waits.
+        if agent is None or any(prio > 0 or since < cb.enqueued_at for since, prio in waiting):
+            return "blocked"
+        if not await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60):
+            return "skipped"
+        await self._attempt(redis, store, cb, agent, dial)
+        return "dialled"
+
+    def dialable(self, number: str) -> tuple[str | None, str]:
+        """(the dial string, "") when the numbering plan lets a callback dial `number`, else (None, reason)."""
+        plan = self.cfg.callback_numbers
+        if plan is None:
+            return None, "no numbering plan (queues.yaml callback_numbers)"
+        verdict = plan.check(number, self.cfg.country_code)
+        if verdict.reason is not None or verdict.number is None:
+            return None, verdict.reason or "no_number"
+        try:
+            return dial_string(self.settings.callback_dial, plan.dial_digits(verdict.number)), ""
+        except ValueError as exc:
+            return None, str(exc)
+
+    def masked_dial(self, number: str) -> str:
+        """The dial string as supervisors may see it (dashboard.calls.mask_number)."""
+        plan = self.cfg.callback_numbers
+        digits = plan.dial_digits(number) if plan is not None else number
+        return self.settings.callback_dial.replace("{number}", str(mask_number(digits)))
+
+    async def _fail_undialable(self, redis: aioredis.Redis, store: CallbackStore, queue: str, cb_id: str,
+                               cb: CallbackRequest | None, reason: str) -> None:
+        status = await store.fail(cb_id, queue, reason, self.clock.now(), cb.number if cb else None)
+        self.failed_undialable += 1
+        log.warning("callback %s (queue %s) cannot be dialled (%s): %s", cb_id, queue, reason, status)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(apply_ops(redis, callback_ops(queue, self._day(), "failed")), REDIS_TIMEOUT)
+        if cb is not None and self.writer is not None:
+            event = {"t": time.time(), "kind": "callback_failed", "callback": cb_id, "reason": reason,
+                     "status": status}
+            self.writer.submit([RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
+                                RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))])
+
+    def _day(self) -> str:
+        return datetime.fromtimestamp(time.time(), ZoneInfo(self.settings.timezone)).date().isoformat()
 
     async def _line(self, redis: aioredis.Redis, queue: str) -> tuple[list[tuple[float, int]], str | None]:
         """Asterisk's truth (QueueStatus): the callers waiting as (since, priority), and a free agent.
@@ -153,9 +222,8 @@ class CallbackDialer:
         if fut is not None and not fut.done():
             fut.set_result(str(event.get("Status", "")).upper())
 
-    async def _dial(self, cb: CallbackRequest, agent: str) -> tuple[Outcome, dict[str, Any]]:
+    async def _dial(self, cb: CallbackRequest, agent: str, dial: str) -> tuple[Outcome, dict[str, Any]]:
         manager = await self._ami()
-        dial = dial_string(self.settings.callback_dial, cb.number)
         result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._results[cb.id] = result
         action = {
@@ -164,7 +232,7 @@ class CallbackDialer:
             "CallerID": f'"callback {cb.queue}" <{cb.number}>',
             "Variable": f"IVR_CB_ID={cb.id},IVR_CB_DIAL={dial},IVR_CB_TIMEOUT={self.ring_s}",
         }
-        detail: dict[str, Any] = {"agent": agent, "dial": dial}
+        detail: dict[str, Any] = {"agent": agent, "dial": self.masked_dial(cb.number)}
         try:
             reply = await send(manager, action, self.ring_s + 15.0, as_list=True)
             messages = reply if isinstance(reply, list) else [reply]
@@ -181,24 +249,21 @@ class CallbackDialer:
         detail["dialstatus"] = status
         return CUSTOMER_STATUS.get(status, "failed"), detail
 
-    async def _attempt(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, agent: str) -> None:
+    async def _attempt(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, agent: str,
+                       dial: str) -> None:
         self.attempts += 1
         started = time.time()
-        outcome, detail = await self._dial(cb, agent)
+        outcome, detail = await self._dial(cb, agent, dial)
         detail["took_s"] = round(time.time() - started, 2)
         status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail)
         log.info("callback %s (queue %s) via agent %s: %s -> %s", cb.id, cb.queue, agent, outcome, status)
         if status in ("done", "failed"):
-            day = datetime.fromtimestamp(time.time(), ZoneInfo(self.settings.timezone)).date().isoformat()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(apply_ops(redis, callback_ops(
-                    cb.queue, day, "completed" if status == "done" else "failed")), REDIS_TIMEOUT)
+                    cb.queue, self._day(), "completed" if status == "done" else "failed")), REDIS_TIMEOUT)
         if self.writer is not None:
-            from ivr.state.callrecord import _dumps
-            from ivr.state.writer import Op
-
             event = {"t": time.time(), "kind": "callback_attempt", "callback": cb.id, "outcome": outcome,
                      "status": status, **detail}
-            ops = [Op("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
-                   Op("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))]
+            ops = [RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
+                   RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))]
             self.writer.submit(ops)

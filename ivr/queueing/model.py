@@ -1,5 +1,8 @@
 """The queues.yaml model: queues, agents, announcements, callbacks, overflow rules, priorities.
 
+The callback numbering plan is `ivr.queueing.numbers.NumberingPlan`, the callback texts
+`ivr.queueing.callback_texts.CallbackTexts`; both are required once any queue offers callbacks.
+
 Every model forbids unknown fields so a typo in queues.yaml is an error with its line, not a
 silently ignored setting.
 """
@@ -20,8 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from ivr.queueing import callback_texts
+from ivr.queueing.callback_texts import CallbackTexts
+from ivr.queueing.numbers import NumberingPlan
+
+LANGUAGES = callback_texts.LANGUAGES  # the languages callers are served in: every text needs each one
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")  # safe as a queues.conf/pjsip.conf section name
-LANGUAGES = ("zh-CN", "en-US")
 Strategy = Literal[
     "ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear", "wrandom"
 ]
@@ -56,6 +64,16 @@ class CallbackOffer(_Strict):
     schedule: str = "callback"  # schedules.yaml name: callbacks are dialled only while it is open
     max_attempts: int = Field(default=3, ge=1, le=10)
     retry_delay_s: float = Field(default=600, ge=30)
+    confirm_key: str = Field(default="1", pattern=r"^[0-9*#]$")  # the number read back is right
+    other_key: str = Field(default="2", pattern=r"^[0-9*#]$")  # key in another number
+    tries: int = Field(default=3, ge=1, le=5)  # no key / a wrong key / a refused number, then keep waiting
+    input_timeout_s: float = Field(default=6, ge=2, le=30)
+
+    @model_validator(mode="after")
+    def _keys(self) -> CallbackOffer:
+        if self.confirm_key == self.other_key:
+            raise ValueError(f"confirm_key and other_key are both {self.confirm_key!r}")
+        return self
 
 
 class OverflowTarget(_Strict):
@@ -166,6 +184,17 @@ class QueueConfig(_Strict):
     self_service: SelfService = Field(default_factory=SelfService)
     queues: dict[Name, QueueDef] = Field(min_length=1)
     agents: dict[Name, AgentDef] = Field(default_factory=dict)
+    callback_numbers: NumberingPlan | None = None  # which numbers a callback may dial
+    callback_texts: CallbackTexts | None = None
+
+    @model_validator(mode="after")
+    def _callbacks_need_plan_and_texts(self) -> QueueConfig:
+        offering = sorted(n for n, q in self.queues.items() if q.callback.enabled)
+        missing = [f for f in ("callback_numbers", "callback_texts") if getattr(self, f) is None]
+        if offering and missing:
+            raise ValueError(f"queue(s) {offering} offer callbacks: add {' and '.join(missing)} "
+                             "(or set callback.enabled: false)")
+        return self
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> QueueConfig:
@@ -177,8 +206,15 @@ class QueueConfig(_Strict):
         return self
 
     def ring_timeout_s(self, ring_cycle_s: float | None = None) -> int:
-        """Seconds a member rings: `rings` ring cycles, rounded up (queues.conf wants whole seconds)."""
-        return math.ceil((ring_cycle_s or self.ring_cycle_s) * self.rings)
+        """Seconds a member rings: `rings` ring cycles, rounded DOWN (queues.conf wants whole seconds).
+
+        Never more than the policy's rings: rounding up (1.5 s cycle -> 5 s for 4.5 s) let an agent
+        answer after the 3rd ring, a call the policy then counted as late though we let it ring."""
+        limit = (ring_cycle_s or self.ring_cycle_s) * self.rings
+        if limit < 1:
+            raise ValueError(f"{self.rings} rings of {ring_cycle_s or self.ring_cycle_s} s is under 1 s: "
+                             "queues.conf cannot ring a member that briefly")
+        return math.floor(limit + 1e-9)
 
     def schedule_names(self) -> set[str]:
         names = {q.callback.schedule for q in self.queues.values() if q.callback.enabled}

@@ -70,7 +70,8 @@ def test_callback_keeps_the_place_is_dialled_in_callback_hours_agent_first_with_
     lab.agents("logout", None, ("1001", "1002", "1003"))
     before = counters(lab)
     caller = "13900000801"
-    press_one = to_queue(lab, [Wait(8000), Dtmf("1"), AwaitHangup(30000)])  # in Queue() by then
+    # in Queue() by then; then 1 again: "we will call you back at 1 3 9, ...; press 1 to confirm"
+    press_one = to_queue(lab, [Wait(8000), Dtmf("1"), Wait(5000), Dtmf("1"), AwaitHangup(30000)])
     with lab.phones({"1002": (300, 12000)}):
         lab.agents("login", "support", ("1002",))
         lab.agents("pause", "support", ("1002",), reason="meeting")  # the caller has to wait
@@ -78,6 +79,8 @@ def test_callback_keeps_the_place_is_dialled_in_callback_hours_agent_first_with_
         booked = first["callback"]
         assert booked["via"] == "key" and booked["duplicate"] is False and first["outcome"] == "callback"
         assert any(e["kind"] == "dtmf" and e.get("during") == "queue" and e["digits"] == "1" for e in first["events"])
+        assert [e["key"] for e in first["events"] if e["kind"] == "callback_confirm"] == ["1"]
+        assert booked["callback_number"] == "139****0801"  # masked on the record; raw only in the store
         place = booked["enqueued_at"]
 
         again = call(lab, caller, press_one)  # one open callback per number
@@ -102,7 +105,9 @@ def test_callback_keeps_the_place_is_dialled_in_callback_hours_agent_first_with_
     assert status == "done", attempts
     assert [a["outcome"] for a in attempts] == ["customer_no_answer", "answered"]
     rec = call_record_events(lab, first["call_id"])
-    assert [e["outcome"] for e in rec if e["kind"] == "callback_attempt"] == ["customer_no_answer", "answered"]
+    dialled = [e for e in rec if e["kind"] == "callback_attempt"]
+    assert [e["outcome"] for e in dialled] == ["customer_no_answer", "answered"]
+    assert all("139****0801" in e["dial"] and caller not in e["dial"] for e in dialled)  # supervisors see it masked
     after = counters(lab)
     assert delta(before, after, "callbacks_requested") == 1 and delta(before, after, "callbacks_completed") == 1
     assert place <= first["start"] + 60  # the place is the queue entry of the first call, not the dial time

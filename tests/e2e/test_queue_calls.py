@@ -1,5 +1,6 @@
 """Queue calls end to end: SIPp callers through hotline.yaml into app_queue, SIPp agents' phones,
-the AMI listener, Redis. Ring cycle 1.5 s, so "3 rings" = 4.5 s and a member rings 5 s (queues.conf).
+the AMI listener, Redis. Ring cycle 1.5 s, so "3 rings" = 4.5 s and a member rings 4 s (queues.conf:
+whole seconds, never past the 3rd ring).
 
 The lab's queues.yaml rings support agents in login order (linear) so which agent rings first is
 known; announcements start late here (their own tests are in test_queue_waiting.py).

@@ -17,7 +17,7 @@ import redis
 from bench.queue_lab import QueueLab
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.scenarios import AwaitHangup, Hangup, Wait
+from ivr.simulate.scenarios import AwaitHangup, Dtmf, Hangup, Wait
 from ivr.simulate.sipp import place_calls
 from tests.e2e.conftest import MONDAY_10AM
 from tests.e2e.test_queue_calls import call, to_queue
@@ -102,15 +102,17 @@ def test_overflow_in_the_peak_window_on_arrival_and_at_the_max_wait_outside_it(f
         lab.agents("login", "support", ("1002",))
         lab.agents("pause", "support", ("1002",), reason="training")  # logged in, nobody staffed
         lab.clock.set(PEAK)
-        rec = call(lab, "13900000701", to_queue(lab, [AwaitHangup(40000)]))
+        # the overflow books a callback: the caller confirms the number read back (press 1)
+        rec = call(lab, "13900000701", to_queue(lab, [Wait(9000), Dtmf("1"), AwaitHangup(40000)]))
         overflow = rec["overflow"]
         assert (overflow["rule"], overflow["phase"], overflow["reason_code"]) == (
             "peak-long-wait", "arrival", "estimated_wait")
         assert overflow["during"] == "peak" and overflow["target_kind"] == "callback"
         assert rec["callback"]["via"] == "overflow" and rec["outcome"] == "callback"
+        assert [e["key"] for e in rec["events"] if e["kind"] == "callback_confirm"] == ["1"]
 
         lab.clock.set(OFF_PEAK)  # the same queue state outside the peak window: the caller waits
-        rec = call(lab, "13900000702", to_queue(lab, [AwaitHangup(60000)]))
+        rec = call(lab, "13900000702", to_queue(lab, [Wait((MAX_WAIT_S + 14) * 1000), Dtmf("1"), AwaitHangup(60000)]))
         overflow = rec["overflow"]
         assert (overflow["rule"], overflow["phase"], overflow["reason_code"]) == ("max-wait", "waiting", "max_wait")
         assert MAX_WAIT_S <= overflow["waited_s"] <= MAX_WAIT_S + 6
