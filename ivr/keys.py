@@ -72,6 +72,15 @@ def qa_sample(week: str) -> str:
     """Weekly review sample (week "2026-W10"): JSON {"seed","drawn_at","items":[...]}."""
     return f"{PREFIX}:qa:sample:{week}"
 
+
+QA_SAMPLE_PATTERN = qa_sample("*")  # SCAN match of every weekly sample (retention)
+
+
+def qa_sample_week(key: str) -> str | None:
+    """The week of a qa_sample() key, None for any other key."""
+    head = qa_sample("")
+    return key[len(head):] if key.startswith(head) else None
+
 # Recording, transcription and QA (issue 4): fields of the call hash ivr:call:<id>, values JSON.
 CALL_RECORDING = "recording"  # {"dir","caller","agent","mixed","finished_at"}
 CALL_TRANSCRIPTION = "transcription"  # job state {"state","job_id","attempt","reason","at"}

@@ -11,10 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Policy minimums of the retention periods other than recordings' (retention_days, at least 90).
+RETENTION_MINIMUMS: dict[str, tuple[int, str]] = {
+    "voicemail_retention_days": (90, "voicemail messages"),
+    "audit_retention_days": (365, "audit log entries"),
+    "qa_retention_days": (365, "QA scores and review samples"),
+}
 
 
 def _default_state_dir() -> Path:
@@ -104,6 +110,10 @@ class Settings(BaseSettings):
     qa_talkover_min: float = Field(1.0, gt=0, description="seconds both speak at once before it is flagged")
     qa_phrase_max_gap: float = Field(2.0, ge=0, description="pause across which a phrase still matches")
     retention_days: int = Field(120, description="recordings/transcripts kept this long; at least 90")
+    # Every other kind of customer data has its own period (docs/transcription.md, `ivr retention purge`).
+    voicemail_retention_days: int = Field(120, description="voicemail messages (flow and fallback); at least 90")
+    audit_retention_days: int = Field(400, description="dashboard audit log entries; at least 365")
+    qa_retention_days: int = Field(400, description="QA scores and weekly review samples; at least 365")
 
     # Paths
     state_dir: Path = Field(default_factory=_default_state_dir)
@@ -129,6 +139,14 @@ class Settings(BaseSettings):
     def _retention(cls, v: int) -> int:
         if v < 90:
             raise ValueError(f"retention_days={v}: recordings are kept at least 90 days (policy: 3 months)")
+        return v
+
+    @field_validator("voicemail_retention_days", "audit_retention_days", "qa_retention_days")
+    @classmethod
+    def _retention_of(cls, v: int, info: ValidationInfo) -> int:
+        least, what = RETENTION_MINIMUMS[str(info.field_name)]
+        if v < least:
+            raise ValueError(f"{info.field_name}={v}: {what} are kept at least {least} days")
         return v
 
     @property
