@@ -33,8 +33,15 @@ def build() -> None:
 @app.command()
 def start(timeout: float = typer.Option(60.0, help="seconds to wait for a full boot")) -> None:
     """Render asterisk-config/ into the runtime dir and start Asterisk in the background."""
+    from ivr.asterisk.private import InsecureSecret
+    from ivr.asterisk.recording_conf import RecordingConfigError
+
     inst = _instance()
-    inst.start(timeout=timeout, detach=True)
+    try:
+        inst.start(timeout=timeout, detach=True)
+    except (InsecureSecret, RecordingConfigError) as exc:  # a setting to fix: no traceback
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"Asterisk running (pid {inst.pid()}), SIP 127.0.0.1:{inst.settings.sip_port}, "
                f"AMI {inst.settings.ami_host}:{inst.settings.ami_port}, runtime {inst.runtime}")
 
