@@ -48,7 +48,8 @@ def callback_state(lab: QueueLab, callback_id: str) -> tuple[str, list[dict[str,
         from ivr.queueing.callbacks import CallbackStore
 
         store = CallbackStore(await lab.service.service.hub.client())
-        return (await store.get(callback_id)).status, await store.attempts(callback_id)
+        attempts = await store.attempts(callback_id)  # first: the status read after is at least as new
+        return (await store.get(callback_id)).status, attempts
 
     result: tuple[str, list[dict[str, Any]]] = lab.run(read())
     return result
