@@ -4,7 +4,8 @@ and the shapes we refuse before building anything from it.
 Anchors and aliases (`&a`, `*a`, `<<: *a`) are refused in every admin file (flows, queues.yaml,
 schedules.yaml): a few hundred bytes of nested aliases expand to billions of nodes once
 converted to plain data (the "billion laughs" bomb), and none of our files needs them. Nesting
-deeper than MAX_DEPTH is refused too, because composing YAML recurses once per level.
+deeper than MAX_DEPTH is refused too, because composing YAML recurses once per level, and so are
+explicit tags (`!!set`, `!x`): our files need none, and some crash ruamel's constructor.
 The check reads the parser's event stream, which is linear in the text and never expands anything.
 """
 
@@ -28,7 +29,7 @@ class YamlShapeError(ValueError):
 
 
 def check_admin_yaml(text: str) -> None:
-    """YamlShapeError at the first anchor, alias or too-deep nesting. A syntax error raises
+    """YamlShapeError at the first anchor, alias, explicit tag or too-deep nesting. A syntax error raises
     ruamel's own YAMLError (with its mark), which each loader already reports."""
     depth = 0
     for event in YAML(typ="rt").parse(text):
@@ -40,6 +41,10 @@ def check_admin_yaml(text: str) -> None:
         if anchor is not None:
             raise YamlShapeError(f"anchor &{anchor}: anchors and aliases are not allowed here; "
                                  "write the value out in full", line)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            raise YamlShapeError(f"tag {tag}: explicit YAML tags are not allowed here; write a plain value "
+                                 "(quote it to make it text)", line)
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

@@ -13,13 +13,16 @@ def _step(node: Any, part: str | int) -> tuple[int, Any] | None:
     lc = getattr(node, "lc", None)
     if lc is None:
         return None
-    if isinstance(node, dict):
-        for key in node:
-            if str(key) == str(part):
-                return lc.key(key)[0], node[key]
+    try:
+        if isinstance(node, dict):
+            for key in node:
+                if str(key) == str(part):
+                    return lc.key(key)[0], node[key]
+            return None
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            return lc.item(part)[0], node[part]
+    except (KeyError, IndexError, TypeError):  # ruamel keeps no position for some keys (e.g. `<<`)
         return None
-    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-        return lc.item(part)[0], node[part]
     return None
 
 
