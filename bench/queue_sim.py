@@ -190,8 +190,9 @@ def markdown(ours: ModeStats, stock: ModeStats, minutes: float, rate: float, too
     lines += [f"| {k} | {a[k]} | {b[k]} |" for k in a]
     lines += ["", "Ours answers fewer callers in the queue because the callers who would rather be called back "
               "take the offer (stock has none: they hang up); they are served by the dialer, agent first. "
-              "Answered within 3 rings depends on the agents (1003 answers at 4.8 s, past 3 x 1.5 s) and is "
-              "the same mechanism in both; our announcements take a waiting caller out of Queue() for a few "
+              "A member rings at most 3 x 1.5 s rounded down (4 s): 1003 (4.8 s) is rung out, then auto-paused "
+              "after 2 misses; a late answer left is a caller whose first ring went to 1003 before that. "
+              "Our announcements take a waiting caller out of Queue() for a few "
               "seconds each (docs/queues.md, Live wiring)."]
     return "\n".join(lines) + "\n"
 
