@@ -44,7 +44,8 @@ SCRIPT: list[tuple[float, dict[str, str]]] = [
     (19, called("c1", "1002")),
     (20, called("c2", "1001")),
     (25, ev("QueueCallerLeave", Uniqueid="c1", Position="1", Count="2")),
-    (25, ev("AgentConnect", Uniqueid="c1", Interface="PJSIP/1002", HoldTime="24", RingTime="6")),  # 22 s after 1st ring
+    # 1002 answers 6 s after its own first ring (in time), 22 s after the caller's first ring at 1001
+    (25, ev("AgentConnect", Uniqueid="c1", Interface="PJSIP/1002", HoldTime="24", RingTime="6")),
     (35, ev("AgentRingNoAnswer", Uniqueid="c2", Interface="PJSIP/1001", RingTime="15")),  # miss 2 -> pause
     (36, ev("QueueMemberPause", Interface="PJSIP/1001", Paused="1", PausedReason="auto: missed 2 calls in a row")),
     (40, ev("QueueCallerAbandon", Uniqueid="c2", Position="1", OriginalPosition="2", HoldTime="38")),
@@ -76,7 +77,7 @@ async def test_counters_are_exact_for_a_scripted_morning(r: redis.asyncio.Redis)
         await apply_ops(r, reducer.feed(event, T + dt).ops)
     day = await r.hgetall(keys.queue_day(Q, DAY))
     assert {k: float(v) for k, v in day.items()} == {
-        "offered": 3, "answered": 2, "answered_in_time": 1, "abandoned": 1, "abandoned_wait:30-60s": 1,
+        "offered": 3, "answered": 2, "answered_in_time": 2, "abandoned": 1, "abandoned_wait:30-60s": 1,
         "abandoned_wait_s": 38, "rang_out": 2, "wait_s": 24 + 87,
     }
     assert await r.hgetall(keys.queue_callers(Q)) == {}
@@ -92,9 +93,19 @@ def test_pause_orders_and_answer_timings() -> None:
     out = run(reducer, SCRIPT)
     assert [(p.agent, p.misses) for p in out.pauses] == [("1001", 2)]
     c1, c2, c3 = out.timings["c1"], out.timings["c2"], out.timings["c3"]
-    assert (c1.answered, c1.wait_s, c1.ring_s, c1.within_rings) == (True, 24, 22, False)
+    assert (c1.answered, c1.wait_s, c1.ring_s, c1.within_rings) == (True, 24, 6, True)
+    assert c1.since_first_ring_s == 22  # the ring-out at 1001 stays on the caller's record
     assert (c2.answered, c2.wait_s, c2.within_rings) == (False, 38, False)
     assert (c3.wait_s, c3.ring_s, c3.rings, c3.within_rings) == (87, 4, 1, True)
+    assert c3.since_first_ring_s == 4
+
+
+def test_a_slow_answer_on_the_ringing_phone_is_late() -> None:
+    reducer = LiveReducer(ring_cycle_s=5, rings=3, tz="Asia/Shanghai", autopause_after_misses=0)
+    script = [(0, member("1001")), (1, ev("QueueCallerJoin", Uniqueid="y", Position="1")),
+              (2, called("y", "1001")), (18, ev("AgentConnect", Uniqueid="y", Interface="PJSIP/1001"))]
+    timing = run(reducer, script).timings["y"]
+    assert (timing.ring_s, timing.rings, timing.within_rings) == (16, 4, False)
 
 
 def test_a_six_second_cycle_changes_what_is_in_time() -> None:

@@ -6,9 +6,10 @@ listener applies the operations atomically (liveops.apply_ops) and the pauses vi
 A QueueStatus reply (QueueParams, QueueMember..., QueueEntry...) replaces a queue's callers and
 agents, so a listener that (re)connects starts from Asterisk's truth.
 
-Counters (keys.queue_day): offered, answered, answered_in_time (a person within `rings` ring
-cycles of the first ring), abandoned, abandoned_wait_s (sum) and abandoned_wait:<bucket>,
-wait_s (sum over answered), rang_out (offers not picked up). Overflow and callback counters come
+Counters (keys.queue_day): offered, answered, answered_in_time (the phone that answered did so
+within `rings` ring cycles of its first ring; see ivr/queueing/timing.py), abandoned,
+abandoned_wait_s (sum) and abandoned_wait:<bucket>, wait_s (sum over answered), rang_out (offers
+not picked up). Overflow and callback counters come
 from the engine (liveops.overflow_ops / callback_ops).
 """
 
@@ -46,7 +47,8 @@ class Update:
 class _Caller:
     queue: str
     since: float
-    first_ring: float | None = None
+    first_ring: float | None = None  # of any phone
+    rang_at: dict[str, float] = field(default_factory=dict)  # agent -> when its phone began ringing
 
 
 def abandon_bucket(wait_s: float) -> str:
@@ -148,10 +150,11 @@ class LiveReducer:
 
     # -- agents on calls
     def _on_agentcalled(self, e: Event, now: float) -> Update:
-        caller = self._callers.get(e["Uniqueid"])
-        if caller is not None and caller.first_ring is None:
-            caller.first_ring = now
-        return Update(self._agent(e["Queue"], _iface(e), "ringing", now))
+        caller, agent = self._callers.get(e["Uniqueid"]), _iface(e)
+        if caller is not None:
+            caller.first_ring = caller.first_ring or now
+            caller.rang_at[agent] = now
+        return Update(self._agent(e["Queue"], agent, "ringing", now))
 
     def _on_agentringnoanswer(self, e: Event, now: float) -> Update:
         q, agent = e["Queue"], _iface(e)
@@ -164,8 +167,10 @@ class LiveReducer:
         self.misses.answered(agent)
         caller = self._find(uid)
         since = caller.since if caller else now - float(e.get("HoldTime") or 0)
-        first_ring = caller.first_ring if caller and caller.first_ring else now - float(e.get("RingTime") or 0)
-        timing = answer_timing(since, first_ring, now, None, self.ring_cycle_s, self.rings)
+        rang = caller.rang_at.get(agent) if caller else None
+        phone_ring = rang if rang is not None else now - float(e.get("RingTime") or 0)
+        timing = answer_timing(since, phone_ring, now, None, self.ring_cycle_s, self.rings,
+                               caller_first_ring_at=caller.first_ring if caller else None)
         day = self._day(now)
         counters = {"answered": 1, **({"answered_in_time": 1} if timing.within_rings else {})}
         ops = [*self._agent(q, agent, "on_call", now), *day_ops(q, day, counters),

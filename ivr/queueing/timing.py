@@ -1,8 +1,11 @@
 """Time to answer: from entering the queue and from the first ring, and the 3-ring check of the policy.
 
 Times are epoch seconds (AMI event timestamps and call records use them). "Within N rings" is
-measured from the first ring of an agent's phone: that is what the caller of a direct line would
-count, and what an agent controls.
+measured on the phone that answered, from its first ring: the policy asks the person who picks up
+to do so within 3 rings, and that is what an agent controls (a member's ring timeout never exceeds
+3 rings, so a phone that rings longer is skipped). How long the caller waited since the first ring
+of *any* phone (`since_first_ring_s`: rings that went unanswered elsewhere) and since entering the
+queue (`wait_s`) are kept beside it: they are the caller's side of the same call.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ class AnswerTiming(BaseModel):
     model_config = ConfigDict(frozen=True)
     answered: bool
     wait_s: float  # entered the queue -> answered (or left, if nobody answered)
-    ring_s: float | None  # first ring -> answered; None when no phone ever rang
-    rings: int | None  # ring cycles heard before the answer (a ring that started counts)
+    ring_s: float | None  # first ring of the phone that answered -> answered; None when nobody answered
+    rings: int | None  # ring cycles of that phone before the answer (a ring that started counts)
+    since_first_ring_s: float | None = None  # first ring of any phone for this caller -> answered
     within_rings: bool  # the policy check; False when nobody answered
     ring_cycle_s: float
     ring_limit: int
@@ -49,8 +53,11 @@ def answer_timing(
     left_at: float | None,
     ring_cycle_s: float,
     rings: int = 3,
+    caller_first_ring_at: float | None = None,
 ) -> AnswerTiming:
-    """The record of one queued call. `left_at` is used when nobody answered (abandon, overflow)."""
+    """The record of one queued call. `first_ring_at` is the first ring of the phone that answered,
+    `caller_first_ring_at` that of any phone (default: the same); `left_at` is used when nobody
+    answered (abandon, overflow)."""
     if answered_at is None:
         end = left_at if left_at is not None else entered_at
         return AnswerTiming(answered=False, wait_s=max(0.0, end - entered_at), ring_s=None, rings=None,
@@ -65,4 +72,5 @@ def answer_timing(
         within_rings=answered_within_rings(first_ring_at, answered_at, ring_cycle_s, rings),
         ring_cycle_s=ring_cycle_s,
         ring_limit=rings,
+        since_first_ring_s=answered_at - min(first_ring_at, caller_first_ring_at or first_ring_at),
     )
