@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse, Response
 
 from dashboard.deps import CurrentSession, Svc, render
 from dashboard.masking import for_role
-from dashboard.masking import mask_number as mask_number  # re-exported: the call path masks what it logs
 from ivr import keys
 from ivr.state.callrecord import CallStore
 

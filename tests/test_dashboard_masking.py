@@ -15,8 +15,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.masking import mask_text
 from ivr import keys
+from ivr.privacy.masking import mask_text
 from tests.browser.dashboard_support import add_users, dashboard_settings, login, write_call, write_recording
 
 pytestmark = pytest.mark.timeout(60)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from dashboard.calls import mask_number
 from ivr.engine.callback_number import NumberDialogue
 from ivr.engine.context import CallContext, End, Step
+from ivr.privacy.masking import mask_number
 from ivr.queueing.callback_texts import TextKey
 from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate, NumberRefused
 from ivr.queueing.liveops import apply_ops, callback_ops

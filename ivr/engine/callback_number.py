@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard.calls import mask_number
 from ivr.engine.context import CallContext
+from ivr.privacy.masking import mask_number
 from ivr.queueing.callback_texts import CallbackTexts, TextKey
 from ivr.queueing.model import CallbackOffer
 from ivr.queueing.numbers import MAX_DIGITS, NumberingPlan, spoken_number

@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from dashboard.calls import mask_number
 from ivr import keys
+from ivr.privacy.masking import mask_number
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.asterisk_conf import interface, ring_cycle
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
