@@ -1,6 +1,8 @@
 """Prometheus /metrics: queue and service-level gauges from the same live state as the wallboard,
 and the counters the call path keeps in Redis (the serve process has no HTTP endpoint of its own):
-`ivr_voicemail_lost_total{reason}`, messages that could not be kept (ivr/engine/handoff.py).
+`ivr_voicemail_lost_total{reason}`, messages that could not be kept (ivr/engine/handoff.py), and
+`ivr_background_task_deaths_total{task}`, background tasks of `ivr serve` that died and were
+restarted (ivr/tasks.py).
 
 Each scrape builds its own registry from one Redis read, so nothing is kept in process-global
 state. Only aggregates are exported (no numbers, no names), so the endpoint needs no login and a
@@ -60,19 +62,24 @@ class _BoardCollector(Collector):
 
 
 class _CounterCollector(Collector):
-    def __init__(self, voicemail_lost: dict[str, int]) -> None:
+    def __init__(self, voicemail_lost: dict[str, int], task_deaths: dict[str, int]) -> None:
         self.voicemail_lost = voicemail_lost
+        self.task_deaths = task_deaths
 
     def collect(self) -> list[CounterMetricFamily]:
         lost = CounterMetricFamily("ivr_voicemail_lost", "Voicemail messages that could not be saved, by reason",
                                    labels=["reason"])
         for reason in sorted(set(VOICEMAIL_LOST_REASONS) | set(self.voicemail_lost)):
             lost.add_metric([reason], self.voicemail_lost.get(reason, 0))
-        return [lost]
+        deaths = CounterMetricFamily("ivr_background_task_deaths", "Background tasks of ivr serve that died "
+                                     "(each restarted with backoff)", labels=["task"])
+        for task in sorted(self.task_deaths):
+            deaths.add_metric([task], self.task_deaths[task])
+        return [lost, deaths]
 
 
-async def _voicemail_lost(svc: Svc) -> dict[str, int]:
-    raw = await svc.redis.hgetall(keys.VOICEMAIL_LOST)
+async def _counts(svc: Svc, key: str) -> dict[str, int]:
+    raw = await svc.redis.hgetall(key)
     return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
 
 
@@ -84,7 +91,8 @@ def build_router() -> APIRouter:
     async def metrics(svc: Svc) -> Response:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_BoardCollector(await wallboard(svc).board()))
-        registry.register(_CounterCollector(await _voicemail_lost(svc)))
+        registry.register(_CounterCollector(await _counts(svc, keys.VOICEMAIL_LOST),
+                                            await _counts(svc, keys.TASK_DEATHS)))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

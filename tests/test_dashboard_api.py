@@ -135,6 +135,13 @@ def test_prometheus_metrics_report_queues(client: TestClient, redis_url: str) ->
     assert "ivr_incident_statement_on 0.0" in text and "13812345678" not in text
 
 
+def test_prometheus_metrics_count_background_task_deaths(client: TestClient, redis_url: str) -> None:
+    redis.Redis.from_url(redis_url).hincrby(keys.TASK_DEATHS, "ami-listener", 2)  # as ivr serve records it
+    text = client.get("/metrics").text
+    assert "# TYPE ivr_background_task_deaths_total counter" in text
+    assert 'ivr_background_task_deaths_total{task="ami-listener"} 2.0' in text
+
+
 async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url: str) -> None:
     from redis.asyncio import Redis
 

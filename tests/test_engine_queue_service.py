@@ -8,7 +8,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
+from ivr import keys
 from ivr.clock import FixedClock
 from ivr.service import HotlineService
 from ivr.settings import load_settings
@@ -39,6 +41,18 @@ async def test_serves_without_ami_and_keeps_trying(
         assert {"ami-listener", "callback-dialer", "flow-watch"} <= set(service.tasks.names)
         assert not service.tasks.deaths
         assert dialer.attempts == 0
+
+        async def dies() -> None:
+            raise RuntimeError("a bug")
+
+        service.tasks.spawn("probe", dies)  # a death reaches Redis, for the dashboard's /metrics
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            async with asyncio.timeout(5):
+                while await client.hget(keys.TASK_DEATHS, "probe") is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
     finally:
         await asyncio.wait_for(service.stop(drain=False), 30)
     assert service.tasks.names == []
