@@ -32,8 +32,8 @@ from pathlib import Path
 import httpx
 import redis
 
+from harness.local_redis import LocalRedis, free_tcp_port, wait_tcp
 from ivr import keys
-from ivr.simulate.local_redis import LocalRedis, free_tcp_port, wait_tcp
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"

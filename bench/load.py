@@ -25,10 +25,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bench.rig import RESULT_FAMILY, BenchRig, service
+from harness.dtmf_pcap import write_digit_pcap
+from harness.scenarios import BYE, INVITE, OK_TO_BYE
+from harness.sipp import free_udp_port, sipp_binary
 from ivr.asterisk.process import AsteriskInstance
-from ivr.simulate.dtmf_pcap import write_digit_pcap
-from ivr.simulate.scenarios import BYE, INVITE, OK_TO_BYE
-from ivr.simulate.sipp import free_udp_port, sipp_binary
 
 DIGIT = "1"
 OK_CHOICE = f"SUCCESS:{DIGIT}"  # AGISTATUS:IVR_CHOICE of a dialogue that ran to its end

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.local_redis import free_tcp_port
+from harness.sipp import SippAgent, free_sip_port, free_udp_port
 from ivr.clock import Clock
 from ivr.settings import REPO_ROOT, Settings
-from ivr.simulate.local_redis import free_tcp_port
-from ivr.simulate.sipp import SippAgent, free_sip_port, free_udp_port
 
 FLOWS = REPO_ROOT / "ivr" / "flows"
 AGENTS = ("1001", "1002", "1003")
@@ -70,7 +70,7 @@ class QueueLab:
         return f"127.0.0.1:{self.settings.sip_port}"
 
     def start(self) -> None:
-        from ivr.simulate.service_thread import ServiceThread
+        from harness.service_thread import ServiceThread
 
         for _ in range(3):  # other SIPp processes on this machine may take the port before Asterisk binds it
             self.asterisk.start(timeout=60)

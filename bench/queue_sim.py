@@ -31,13 +31,13 @@ from zoneinfo import ZoneInfo
 import redis
 
 from bench.queue_lab import QueueLab
+from harness.local_redis import LocalRedis
+from harness.scenarios import AwaitHangup, Dtmf, Step, Wait
+from harness.sipp import CallResult, place_calls
+from harness.timeline import ms_until_menu
 from ivr import keys
 from ivr.clock import MutableClock
 from ivr.settings import REPO_ROOT, load_settings
-from ivr.simulate.local_redis import LocalRedis
-from ivr.simulate.scenarios import AwaitHangup, Dtmf, Step, Wait
-from ivr.simulate.sipp import CallResult, place_calls
-from ivr.simulate.timeline import ms_until_menu
 
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 PHONES = {"1001": (1200, 15000), "1002": (3800, 20000), "1003": (4800, 25000)}  # ring ms, talk ms

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from harness.local_redis import free_tcp_port, wait_tcp
 from ivr.asterisk.config import RuntimeOptions
 from ivr.asterisk.process import AsteriskInstance
 from ivr.settings import REPO_ROOT, Settings, load_settings
-from ivr.simulate.local_redis import free_tcp_port, wait_tcp
 
 VARIANTS = ("fastagi", "classic", "floor")
 LABELS = {"fastagi": "(a) FastAGI server", "classic": "(b) classic pyst2 AGI", "floor": "(c) bare asyncio floor"}

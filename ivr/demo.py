@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from harness.calls import call_record, caller_audio
+from harness.local_redis import LocalRedis, free_tcp_port
+from harness.scenarios import Audio, AwaitHangup, Dtmf, Step, Wait
+from harness.sipp import SippAgent, free_sip_port, place_calls
+from harness.timeline import ms_until_menu
 from ivr.clock import MutableClock
 from ivr.engine.handoff import WAV_HEADER_BYTES
 from ivr.settings import Settings, load_settings
-from ivr.simulate.calls import call_record, caller_audio
-from ivr.simulate.local_redis import LocalRedis, free_tcp_port
-from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Step, Wait
-from ivr.simulate.sipp import SippAgent, free_sip_port, place_calls
-from ivr.simulate.timeline import ms_until_menu
 
 console = Console()
 TZ = ZoneInfo("Asia/Shanghai")
@@ -111,9 +111,9 @@ def _message(rec: dict[str, Any]) -> list[str]:
 
 
 def run_demo(workdir: Path | None = None) -> int:
+    from harness.service_thread import ServiceThread
     from ivr.asterisk.config import RuntimeOptions
     from ivr.asterisk.process import AsteriskInstance
-    from ivr.simulate.service_thread import ServiceThread
 
     work = workdir or Path(tempfile.mkdtemp(prefix="hotline-demo-"))
     total = 6

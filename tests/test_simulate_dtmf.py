@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.simulate.dtmf_pcap import EVENTS, PAYLOAD_TYPE, digit_pcap
-from ivr.simulate.scenarios import AwaitHangup, Dtmf, Wait, caller_scenario
+from harness.dtmf_pcap import EVENTS, PAYLOAD_TYPE, digit_pcap
+from harness.scenarios import AwaitHangup, Dtmf, Wait, caller_scenario
 
 
 def _rtp_packets(pcap: bytes) -> list[tuple[int, int, int, int, bool, int]]:

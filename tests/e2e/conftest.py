@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harness.sipp import free_sip_port
 from ivr.clock import MutableClock
 from ivr.settings import Settings, load_settings
-from ivr.simulate.sipp import free_sip_port
 from tests.support.components import RedisServer, free_port, missing, require
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -54,7 +54,7 @@ def clock() -> MutableClock:
 
 @pytest.fixture
 def service(e2e_settings: Settings, asterisk: object, clock: MutableClock) -> Iterator[object]:
-    from ivr.simulate.service_thread import ServiceThread
+    from harness.service_thread import ServiceThread
 
     svc = ServiceThread(e2e_settings, clock)
     svc.start()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.calls import caller_audio
+from harness.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
+from harness.sipp import place_calls
+from harness.timeline import ms_until_menu
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.calls import caller_audio
-from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
-from ivr.simulate.sipp import place_calls
-from ivr.simulate.timeline import ms_until_menu
 from tests.e2e.conftest import SUNDAY_10AM
 from tests.support.calls import dtmf, find_record, node_path
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bench.queue_lab import QueueLab
+from harness.scenarios import AwaitHangup, Dtmf, Wait
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.scenarios import AwaitHangup, Dtmf, Wait
 from tests.e2e.conftest import MONDAY_10AM
 from tests.e2e.test_queue_calls import call, to_queue
 from tests.e2e.test_queue_listener import counters, delta

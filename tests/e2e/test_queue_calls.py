@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from bench.queue_lab import QueueLab
+from harness.scenarios import AwaitHangup, Dtmf, Hangup, Step, Wait
+from harness.sipp import place_calls
+from harness.timeline import ms_until_menu
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.scenarios import AwaitHangup, Dtmf, Hangup, Step, Wait
-from ivr.simulate.sipp import place_calls
-from ivr.simulate.timeline import ms_until_menu
 from tests.e2e.conftest import MONDAY_10AM
 from tests.support.calls import find_record, node_path
 

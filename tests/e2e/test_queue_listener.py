@@ -16,11 +16,11 @@ import pytest
 import redis
 
 from bench.queue_lab import QueueLab
+from harness.scenarios import Hangup, Wait
+from harness.sipp import place_calls
 from ivr import keys
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.scenarios import Hangup, Wait
-from ivr.simulate.sipp import place_calls
 from tests.e2e.conftest import MONDAY_10AM, SHANGHAI
 from tests.e2e.test_queue_calls import answered_record, to_queue
 

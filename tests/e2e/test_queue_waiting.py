@@ -15,10 +15,10 @@ import pytest
 import redis
 
 from bench.queue_lab import QueueLab
+from harness.scenarios import AwaitHangup, Dtmf, Hangup, Wait
+from harness.sipp import place_calls
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.scenarios import AwaitHangup, Dtmf, Hangup, Wait
-from ivr.simulate.sipp import place_calls
 from tests.e2e.conftest import MONDAY_10AM
 from tests.e2e.test_queue_calls import call, to_queue
 from tests.e2e.test_queue_listener import counters, delta

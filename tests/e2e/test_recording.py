@@ -25,12 +25,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harness.calls import caller_audio
+from harness.scenarios import Audio, AwaitHangup, Dtmf, Wait
+from harness.sipp import SippAgent, place_calls
+from harness.timeline import ms_until_menu
 from ivr.clock import MutableClock
 from ivr.settings import REPO_ROOT, Settings
-from ivr.simulate.calls import caller_audio
-from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Wait
-from ivr.simulate.sipp import SippAgent, place_calls
-from ivr.simulate.timeline import ms_until_menu
 from tests.e2e.conftest import MONDAY_10AM
 from tests.support.calls import find_record
 from tests.support.components import free_port, missing, require
@@ -85,10 +85,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def rig(e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    from harness.service_thread import ServiceThread
     from ivr.asterisk.build import AsteriskNotBuilt
     from ivr.asterisk.config import RuntimeOptions
     from ivr.asterisk.process import AsteriskInstance
-    from ivr.simulate.service_thread import ServiceThread
 
     for tool, why in (("espeak-ng", "speech"), ("sox", "phone-band audio"), ("ffmpeg", "decoding recordings")):
         require(tool, why)

@@ -16,13 +16,13 @@ import pytest
 
 from agi.channel import AgiChannel
 from agi.server import FastAgiServer
+from harness.calls import call_record, caller_audio
+from harness.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
+from harness.service_thread import ServiceThread
+from harness.sipp import free_sip_port, place_calls
+from harness.timeline import ms_until_menu
 from ivr.clock import MutableClock
 from ivr.settings import Settings
-from ivr.simulate.calls import call_record, caller_audio
-from ivr.simulate.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
-from ivr.simulate.service_thread import ServiceThread
-from ivr.simulate.sipp import free_sip_port, place_calls
-from ivr.simulate.timeline import ms_until_menu
 from tests.e2e.conftest import MONDAY_10AM
 from tests.support.calls import dtmf, find_record, node_path
 from tests.support.components import RedisServer, free_port, missing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivr.simulate.calls import call_record
+from harness.calls import call_record
 
 
 def find_record(redis_url: str, caller: str, timeout: float = 15.0, finished: bool = True) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from ivr.simulate.local_redis import LocalRedis
+from harness.local_redis import LocalRedis
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.simulate.scenarios import Step, agent_scenario, caller_scenario
+from harness.scenarios import Step, agent_scenario, caller_scenario
 
 
 class SippError(RuntimeError):

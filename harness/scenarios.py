@@ -2,7 +2,7 @@
 
 A caller script is a list of steps:
     Wait(ms)          silence (RTP keeps flowing from Asterisk; we just listen)
-    Dtmf("12")        RFC 4733 DTMF, played from pcaps (ivr/simulate/dtmf_pcap.py)
+    Dtmf("12")        RFC 4733 DTMF, played from pcaps (harness/dtmf_pcap.py)
     Audio(path)       stream a raw 8 kHz mu-law file (speech for recordings)
     AwaitHangup(ms)   wait for Asterisk's BYE; if none comes in time, hang up ourselves
     Hangup()          send BYE
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ivr.simulate.dtmf_pcap import write_digit_pcap
+from harness.dtmf_pcap import write_digit_pcap
 
 # SIPp sends each digit for about 250 ms; this gap keeps digits distinct.
 DIGIT_GAP_MS = 400
