@@ -31,6 +31,7 @@ from agi.protocol import (
     quote_arg,
 )
 from agi.server import FastAgiServer
+from tests.test_agi_protocol import asterisk_parse_args
 
 # Lines that look like AGI often enough to reach the deep branches, plus anything at all.
 _CODES = st.sampled_from(["100", "200", "510", "511", "520", "520-", "999", "20", "2000", ""])
@@ -82,35 +83,6 @@ def test_reply_reader_ends_in_a_response_or_a_typed_error(lines: list[str | None
         if got is not None:
             assert got.code == 200
             return
-
-
-def asterisk_parse_args(line: str) -> list[str]:
-    """res_agi.c parse_args(): how Asterisk splits a command line into words."""
-    args: list[str] = []
-    cur: list[str] | None = None
-    quoted = escaped = False
-    for ch in line:
-        if ch == '"' and not escaped:
-            quoted = not quoted
-            if quoted and cur is None:
-                cur = []
-                args.append("")
-        elif ch in " \t" and not quoted and not escaped:
-            if cur is not None:
-                args[-1] = "".join(cur)
-            cur = None
-        elif ch == "\\" and not escaped:
-            escaped = True
-            continue
-        else:
-            if cur is None:
-                cur = []
-                args.append("")
-            cur.append(ch)
-        escaped = False
-    if cur is not None:
-        args[-1] = "".join(cur)
-    return args
 
 
 _ARG = st.text(alphabet=st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)), max_size=40)
