@@ -1,19 +1,19 @@
 """The dialogue transcript of one call: who said what, when, with word timings and confidences.
 
 Stored next to the recording as JSON (the source of truth) and as text (for people); both are
-written to a temporary name and renamed, so a reader or a second job never sees half a file.
+written with ivr.files.atomic_write, so a reader or a second job never sees half a file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
+
+from ivr.files import atomic_write
 
 Speaker = Literal["agent", "caller", "unknown"]
 
@@ -139,21 +139,6 @@ def load_any(path: Path) -> Transcript:
     if Path(path).suffix.lower() == ".json" or raw.lstrip().startswith("{"):
         return parse_transcript(raw, str(path))
     return parse_text(raw, str(path))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_transcript(transcript: Transcript, json_path: Path, text_path: Path) -> None:
