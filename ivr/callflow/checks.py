@@ -12,12 +12,12 @@ the default language instead).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Collection, Iterable
 
 from ivr.callflow.issues import FlowIssue, errors_only
 from ivr.callflow.lines import Locator
 from ivr.callflow.model import Flow, audio_exists
+from ivr.callflow.walk import breadth_first
 
 
 def check_flow(
@@ -84,14 +84,7 @@ def _successors(flow: Flow, node_id: str) -> list[str]:
 
 
 def _reachable(roots: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
-    seen = set(roots)
-    todo = deque(seen)
-    while todo:
-        for nxt in edges.get(todo.popleft(), []):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+    return set(breadth_first(roots, lambda node_id: edges.get(node_id, [])))
 
 
 def _unreachable(flow: Flow, loc: Locator) -> list[FlowIssue]:

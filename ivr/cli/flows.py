@@ -6,7 +6,6 @@ loaders, every other file as a flow. Without arguments: every *.yaml in the flow
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Annotated
 
@@ -120,6 +119,7 @@ def show(name: str, flows_dir: FlowsDir = None) -> None:
     from ivr.callflow.issues import FlowInvalid
     from ivr.callflow.loader import load_flow
     from ivr.callflow.nodes import build_node_registry
+    from ivr.callflow.walk import from_start
 
     directory = _flows_dir(flows_dir)
     try:
@@ -130,14 +130,7 @@ def show(name: str, flows_dir: FlowsDir = None) -> None:
     typer.echo(f"{flow.name} (version {flow.version}): {flow.description}")
     languages = ", ".join(flow.languages)
     typer.echo(f"languages: {languages} (default {flow.default_language}); start: {flow.start}")
-    order: list[str] = []
-    todo = deque([flow.start])
-    while todo:
-        node_id = todo.popleft()
-        if node_id in order:
-            continue
-        order.append(node_id)
-        todo.extend(t for _, t in flow.nodes[node_id].targets())
+    order = list(from_start(flow))
     order += [n for n in flow.nodes if n not in order]
     for node_id in order:
         node = flow.nodes[node_id]
