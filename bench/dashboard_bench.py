@@ -32,7 +32,8 @@ from pathlib import Path
 import httpx
 import redis
 
-from harness.local_redis import LocalRedis, free_tcp_port, wait_tcp
+from harness.local_redis import LocalRedis
+from harness.ports import free_port, wait_tcp
 from ivr import keys
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +84,7 @@ def start_dashboard(redis_url: str, root: Path) -> tuple[subprocess.Popen[bytes]
     flows.mkdir(parents=True)
     for f in (REPO / "ivr" / "flows").glob("*.yaml"):
         shutil.copy(f, flows / f.name)
-    port = free_tcp_port()
+    port = free_port()
     env = {**os.environ, "IVR_REDIS_URL": redis_url, "IVR_FLOWS_DIR": str(flows), "IVR_STATE_DIR": str(root),
            "IVR_RECORDINGS_DIR": str(root / "recordings"), "IVR_DASHBOARD_PORT": str(port)}
     subprocess.run([sys.executable, "-m", "ivr.cli.main", "users", "add", USER, "--role", "supervisor",

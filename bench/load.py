@@ -15,7 +15,6 @@ anywhere in the scenario, so Asterisk's BYE is never an "unexpected message" fai
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -27,7 +26,7 @@ from xml.sax.saxutils import escape
 from bench.rig import RESULT_FAMILY, BenchRig, service
 from harness.dtmf_pcap import write_digit_pcap
 from harness.scenarios import BYE, INVITE, OK_TO_BYE
-from harness.sipp import free_udp_port, sipp_binary
+from harness.sipp import call_counts, caller_command
 from ivr.asterisk.process import AsteriskInstance
 
 DIGIT = "1"
@@ -105,16 +104,6 @@ class StatsTail:
         return out
 
 
-def _sipp_counts(stat_file: Path) -> tuple[int, int]:
-    if not stat_file.exists():
-        return 0, 0
-    rows = list(csv.reader(stat_file.read_text().splitlines(), delimiter=";"))
-    if len(rows) < 2:
-        return 0, 0
-    col = dict(zip(rows[0], rows[-1], strict=False))
-    return int(col.get("SuccessfulCall(C)", 0) or 0), int(col.get("FailedCall(C)", 0) or 0)
-
-
 def read_outcomes(asterisk: AsteriskInstance, variant: str) -> dict[str, int]:
     """AGISTATUS:IVR_CHOICE -> calls, from `database show bench`; then empties the family."""
     counts: dict[str, int] = {}
@@ -147,14 +136,8 @@ def run_step(
     tail = StatsTail(rig.stats_file(variant))
     rig.asterisk.cli(f"database deltree {RESULT_FAMILY}")
     limit_s = calls / rate + 45
-    cmd = [
-        sipp_binary(), rig.target, "-sf", str(work / "caller.xml"), "-s", service(variant),
-        "-inf", str(work / "callers.csv"), "-m", str(calls), "-r", f"{rate:g}", "-l", str(calls),
-        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
-        "-nostdin", "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
-        "-trace_err", "-error_file", str(work / "errors.log"),
-        "-timeout", f"{int(limit_s)}s", "-timeout_error", "-recv_timeout", str(patience_ms),
-    ]
+    cmd = caller_command(rig.target, service(variant), work / "caller.xml", work / "callers.csv", calls=calls,
+                         rate=rate, limit=calls, timeout_s=int(limit_s), recv_timeout_ms=patience_ms)
     result = StepResult(variant, rate, calls, load_average=os.getloadavg()[0])
     cpu0, ast0 = rig.cpu_seconds(variant), rig.asterisk_cpu_seconds()
     started = time.monotonic()
@@ -167,7 +150,7 @@ def run_step(
         result.note = (result.note + "; " if result.note else "") + "channels still up after the step"
     result.agi_cpu_s = rig.cpu_seconds(variant) - cpu0
     result.asterisk_cpu_s = rig.asterisk_cpu_seconds() - ast0
-    result.sipp_ok, result.sipp_failed = _sipp_counts(work / "stat.csv")
+    result.sipp_ok, result.sipp_failed = call_counts(work / "stat.csv")
     result.outcomes = read_outcomes(rig.asterisk, variant)
     result.dialogues_ok = result.outcomes.get(OK_CHOICE, 0)
     result.samples = tail.read()

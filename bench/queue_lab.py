@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.local_redis import free_tcp_port
-from harness.sipp import SippAgent, free_sip_port, free_udp_port
+from harness.ports import free_port
+from harness.sipp import SippAgent, free_sip_port
 from ivr.clock import Clock
 from ivr.settings import REPO_ROOT, Settings
 
@@ -50,11 +51,11 @@ class QueueLab:
 
         self.workdir = workdir
         self.clock = clock
-        self.ports = {a: free_udp_port() for a in AGENTS}
-        self.customer_port = free_udp_port()
-        rtp = 30000 + (free_tcp_port() % 200) * 100
+        self.ports = {a: free_port(socket.SOCK_DGRAM) for a in AGENTS}
+        self.customer_port = free_port(socket.SOCK_DGRAM)
+        rtp = 30000 + (free_port() % 200) * 100
         self.settings = base.model_copy(update={
-            "sip_port": free_sip_port(), "ami_port": free_tcp_port(), "agi_port": free_tcp_port(),
+            "sip_port": free_sip_port(), "ami_port": free_port(), "agi_port": free_port(),
             "rtp_port_start": rtp, "rtp_port_end": rtp + 99, "state_dir": workdir / "state",
             "recordings_dir": workdir / "recordings", "flows_dir": patched_flows(workdir / "flows", patch),
             "ring_cycle_s": ring_cycle_s, "callback_poll_s": callback_poll_s,

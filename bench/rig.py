@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from harness.local_redis import free_tcp_port, wait_tcp
+from harness.ports import free_port, wait_tcp
 from ivr.asterisk.config import RuntimeOptions
 from ivr.asterisk.process import AsteriskInstance
 from ivr.settings import REPO_ROOT, Settings, load_settings
@@ -79,10 +79,10 @@ class BenchRig:
         self.workdir.mkdir(parents=True, exist_ok=True)
         state = self.workdir / "state"
         self.settings = load_settings(
-            sip_port=free_tcp_port(), ami_port=free_tcp_port(), agi_port=free_tcp_port(),
+            sip_port=free_port(), ami_port=free_port(), agi_port=free_port(),
             rtp_port_start=40000, rtp_port_end=49999, state_dir=state, recordings_dir=state / "recordings",
         )
-        self.fastagi_port, self.floor_port = free_tcp_port(), free_tcp_port()
+        self.fastagi_port, self.floor_port = free_port(), free_port()
         options = RuntimeOptions(
             extra_dialplan=bench_dialplan(self.fastagi_port, self.floor_port, self.prompt, self.goodbye)
         )

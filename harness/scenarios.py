@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from harness.dtmf_pcap import write_digit_pcap
+from harness.dtmf_pcap import PAYLOAD_TYPE, write_digit_pcap
 
 # SIPp sends each digit for about 250 ms; this gap keeps digits distinct.
 DIGIT_GAP_MS = 400
@@ -47,6 +47,22 @@ class Hangup:
 
 Step = Wait | Dtmf | Audio | AwaitHangup | Hangup
 
+def sdp(origin: str) -> str:
+    """The SDP body both sides offer: PCMU plus RFC 4733 telephone-event (payload type 101, which
+    dtmf_pcap.py writes); `origin` names the side in the o= line."""
+    return f"""      v=0
+      o={origin} 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 {PAYLOAD_TYPE}
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:{PAYLOAD_TYPE} telephone-event/8000
+      a=fmtp:{PAYLOAD_TYPE} 0-15
+      a=sendrecv
+"""
+
+
 INVITE = """  <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -60,17 +76,7 @@ INVITE = """  <send retrans="500">
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-    ]]>
+""" + sdp("caller") + """    ]]>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -215,17 +221,7 @@ _AGENT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-    ]]>
+""" + sdp("agent") + """    ]]>
   </send>
   <recv request="ACK" rtd="true" crlf="true"/>
 {talk}

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.ports import free_port
 from harness.scenarios import Step, agent_scenario, caller_scenario
 
 
@@ -24,16 +25,10 @@ def sipp_binary() -> str:
     return path
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def free_sip_port() -> int:
     """A port free for UDP (Asterisk's SIP transport) and TCP alike."""
     for _ in range(50):
-        port = free_udp_port()
+        port = free_port(socket.SOCK_DGRAM)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -56,7 +51,7 @@ class CallResult:
         return self.returncode == 0 and self.failed == 0
 
 
-def _stats(stat_file: Path) -> tuple[int, int]:
+def call_counts(stat_file: Path) -> tuple[int, int]:
     """Successful and failed call counts from SIPp's -trace_stat CSV (last line = totals)."""
     if not stat_file.exists():
         return 0, 0
@@ -66,6 +61,24 @@ def _stats(stat_file: Path) -> tuple[int, int]:
     head, last = rows[0], rows[-1]
     col = dict(zip(head, last, strict=False))
     return int(col.get("SuccessfulCall(C)", 0) or 0), int(col.get("FailedCall(C)", 0) or 0)
+
+
+def caller_command(
+    target: str, service: str, scenario: Path, callers_csv: Path, *, calls: int, rate: float, limit: int,
+    timeout_s: int, recv_timeout_ms: int,
+) -> list[str]:
+    """The SIPp command line of a caller run, on loopback ports of its own; its stat.csv and
+    errors.log land beside the scenario (read them with `call_counts`)."""
+    work = scenario.parent
+    return [
+        sipp_binary(), target, "-sf", str(scenario), "-s", service, "-inf", str(callers_csv),
+        "-m", str(calls), "-r", f"{rate:g}", "-l", str(limit),
+        "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
+        "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)),
+        "-nostdin", "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(work / "errors.log"),
+        "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", str(recv_timeout_ms),
+    ]
 
 
 def place_calls(
@@ -85,19 +98,13 @@ def place_calls(
     scenario.write_text(caller_scenario(steps, work), encoding="ISO-8859-1")
     inf = work / "callers.csv"
     inf.write_text("SEQUENTIAL\n" + "".join(f"{c};\n" for c in callers))
-    cmd = [
-        sipp_binary(), target, "-sf", str(scenario), "-s", service, "-inf", str(inf),
-        "-m", str(len(callers)), "-r", str(rate), "-l", str(limit or len(callers)),
-        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
-        "-nostdin", "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
-        "-trace_err", "-error_file", str(work / "errors.log"),
-        "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-recv_timeout", str(int(timeout_s * 1000)),
-    ]
+    cmd = caller_command(target, service, scenario, inf, calls=len(callers), rate=rate, limit=limit or len(callers),
+                         timeout_s=int(timeout_s), recv_timeout_ms=int(timeout_s * 1000))
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 15, cwd=work, check=False)
     except subprocess.TimeoutExpired as exc:
         raise SippError(f"sipp did not finish within {timeout_s + 15}s ({work})") from exc
-    ok, failed = _stats(work / "stat.csv")
+    ok, failed = call_counts(work / "stat.csv")
     err = (work / "errors.log").read_text(errors="replace") if (work / "errors.log").exists() else ""
     return CallResult(out.returncode, ok, failed, out.stdout, out.stderr + err)
 
@@ -107,7 +114,7 @@ class SippAgent:
 
     def __init__(self, name: str, ring_ms: int, talk_ms: int, workdir: Path, speech: Path | None = None) -> None:
         self.name = name
-        self.port = free_udp_port()
+        self.port = free_port(socket.SOCK_DGRAM)
         self.ring_ms = ring_ms
         self.talk_ms = talk_ms
         self.speech = speech
@@ -125,7 +132,7 @@ class SippAgent:
         log = open(self.workdir / "sipp.log", "ab")
         self._proc = subprocess.Popen(
             [sipp_binary(), "-sf", str(sf), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_udp_port()), "-nostdin", "-trace_stat",
+             "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-nostdin", "-trace_stat",
              "-stf", str(self.workdir / "stat.csv"), "-fd", "1", "-trace_err",
              "-error_file", str(self.workdir / "errors.log")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -133,7 +140,7 @@ class SippAgent:
         log.close()
 
     def stats(self) -> tuple[int, int]:
-        return _stats(self.workdir / "stat.csv")
+        return call_counts(self.workdir / "stat.csv")
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:

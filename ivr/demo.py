@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.calls import call_record, caller_audio
-from harness.local_redis import LocalRedis, free_tcp_port
+from harness.local_redis import LocalRedis
+from harness.ports import free_port
 from harness.scenarios import Audio, AwaitHangup, Dtmf, Step, Wait
 from harness.sipp import SippAgent, free_sip_port, place_calls
 from harness.timeline import ms_until_menu
@@ -122,7 +123,7 @@ def run_demo(workdir: Path | None = None) -> int:
     redis.start()
     base = load_settings()
     settings = load_settings(
-        redis_url=redis.url, sip_port=free_sip_port(), ami_port=free_tcp_port(), agi_port=free_tcp_port(),
+        redis_url=redis.url, sip_port=free_sip_port(), ami_port=free_port(), agi_port=free_port(),
         state_dir=work, prompts_dir=base.prompts_path, ami_secret="demo-" + work.name,
     )
     agents = [SippAgent(a, ring_ms=ring, talk_ms=6000, workdir=work)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 
 import pytest
 
 from harness.local_redis import LocalRedis
+from harness.ports import free_port
+
+__all__ = ["IN_CI", "RedisServer", "free_port", "missing", "require"]  # free_port: the harness's one helper
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -28,12 +30,6 @@ def missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is missing (required under CI=true)")
     pytest.skip(f"{what} is missing")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer(LocalRedis):
