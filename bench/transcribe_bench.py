@@ -68,8 +68,8 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 def make_calls(out: Path, n: int) -> list[tuple[str, Path, Path, float]]:
-    from ivr.recording import recording_paths
-    from ivr.transcribe.synth import Turn, synth_call
+    from harness.speech import Turn, synth_call
+    from ivr.recording.paths import recording_paths
 
     calls = []
     for i in range(n):
@@ -89,7 +89,7 @@ def run_workers(calls: list[tuple[str, Path, Path, float]], workdir: Path, n_wor
     import redis
 
     from ivr import keys
-    from ivr.recording import recording_paths
+    from ivr.recording.paths import recording_paths
     from ivr.settings import load_settings
     from ivr.transcribe.jobs import enqueue_transcription
     from ivr.transcribe.transcript import load_transcript

@@ -1,5 +1,5 @@
 """The recording's wiring without a call: the rendered dialplan names the files exactly as
-ivr.recording.recording_paths does, queues.conf records only queues with `record: true`, who hung
+ivr.recording.paths.recording_paths does, queues.conf records only queues with `record: true`, who hung
 up first, and the hook (through its real wrapper, on real Redis) links the files and queues the job."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ivr.asterisk.config import render
 from ivr.asterisk.recording_conf import RecordingConfigError, recording_dialplan, write_recording_wrapper
 from ivr.queueing.asterisk_conf import render_queues_conf
 from ivr.queueing.config import load_queue_config
-from ivr.recording import recording_paths
-from ivr.recording_hook import hangup_by, started_on
+from ivr.recording.link import hangup_by
+from ivr.recording.paths import recording_paths, started_on
 from ivr.settings import REPO_ROOT, Settings, load_settings
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,9 +12,10 @@ import redis
 import redis.asyncio as aioredis
 
 from ivr import keys
-from ivr.recording import RecordingError, mixmonitor_args, on_recording_finished, recording_paths
+from ivr.recording.paths import RecordingError, mixmonitor_args, recording_paths
 from ivr.settings import load_settings
 from ivr.transcribe.audio import AudioError, decode, load_legs
+from ivr.transcribe.hook import on_recording_finished
 from ivr.transcribe.models import ModelError, model_path, packaged_model
 from tests.support.components import require
 
@@ -124,8 +125,8 @@ async def test_on_recording_finished_links_and_queues_once(
     client = aioredis.Redis.from_url(redis_url)
     await client.hset(keys.call("c42"), "language", json.dumps("zh-CN"))
     try:
-        job_id = await on_recording_finished(client, "c42", paths)
-        again = await on_recording_finished(client, "c42", paths)
+        job_id = await on_recording_finished(client, load_settings(), "c42", paths)
+        again = await on_recording_finished(client, load_settings(), "c42", paths)
     finally:
         await client.aclose()
     conn = redis.Redis.from_url(redis_url)

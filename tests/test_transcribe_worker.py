@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import redis
 
+from harness.speech import Turn, synth_call
 from ivr import keys
-from ivr.recording import RecordingPaths, recording_paths
+from ivr.recording.paths import RecordingPaths, recording_paths
 from ivr.settings import REPO_ROOT, load_settings
 from ivr.transcribe.jobs import enqueue_transcription, failed_jobs
-from ivr.transcribe.synth import Turn, synth_call
 from tests.support.components import missing, require
 
 pytestmark = pytest.mark.timeout(180)

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from ivr.recording import RecordingError
+from ivr.recording.paths import RecordingError
 from ivr.settings import Settings, load_settings
 from ivr.transcribe.audio import AudioError
 from ivr.transcribe.models import ModelError

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from ivr import keys
-from ivr.recording import RecordingError, RecordingPaths, paths_from_record
+from ivr.recording.paths import RecordingError, RecordingPaths, paths_from_record
 from ivr.settings import Settings
 from ivr.transcribe.models import load_model, model_path
 from ivr.transcribe.recognize import transcribe_files

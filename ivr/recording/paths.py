@@ -1,4 +1,4 @@
-"""Where a call's recording lives, how the dialplan starts it, and what happens when it ends.
+"""Where a call's recording lives and how MixMonitor is told to write it (a leaf: no Redis, no settings).
 
 MixMonitor runs on the caller's (inbound) channel with the `r()` and `t()` options: the
 receive feed is what the caller's phone sends (the caller's voice), the transmit feed is
@@ -16,23 +16,18 @@ and retention can age whole days.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import redis
-import redis.asyncio as aioredis
-
-from ivr import keys
+from zoneinfo import ZoneInfo
 
 # Asterisk's uniqueid is "<epoch>.<n>"; anything else that reaches a dialplan argument or a file
 # name must not be able to carry a comma, a path separator or a shell metacharacter.
 _CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+DAY_FORMAT = "%Y/%m/%d"  # the day folder below recordings_dir; also how the dialplan names the day
+_DAY = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
 
 
 class RecordingError(ValueError):
@@ -72,12 +67,25 @@ def check_call_id(call_id: str) -> str:
     return call_id
 
 
+def is_day(day: str) -> bool:
+    """`day` is written as DAY_FORMAT (YYYY/MM/DD)."""
+    return _DAY.match(day) is not None
+
+
+def started_on(day: str, tz: str) -> datetime:
+    """Noon of a DAY_FORMAT day in the time zone `tz`: recording_paths only uses the date."""
+    m = _DAY.match(day)
+    if m is None:
+        raise ValueError(f"day {day!r} is not {DAY_FORMAT}")
+    return datetime(int(m[1]), int(m[2]), int(m[3]), 12, tzinfo=ZoneInfo(tz))
+
+
 def recording_paths(recordings_dir: Path, call_id: str, started: datetime) -> RecordingPaths:
     """Paths of one call's recording; `started` must be tz-aware (the folder is its local day)."""
     check_call_id(call_id)
     if started.tzinfo is None or started.utcoffset() is None:
         raise RecordingError(f"call {call_id}: start time {started.isoformat()} has no time zone")
-    day = Path(recordings_dir).resolve() / f"{started:%Y}" / f"{started:%m}" / f"{started:%d}"
+    day = Path(recordings_dir).resolve() / started.strftime(DAY_FORMAT)
     return RecordingPaths(
         caller=day / f"{call_id}-caller.wav",
         agent=day / f"{call_id}-agent.wav",
@@ -113,47 +121,3 @@ def mixmonitor_args(paths: RecordingPaths, *, bridged_only: bool = True) -> str:
             raise RecordingError(f"recording path {text!r} has a character the dialplan would split on")
     opts = ("b" if bridged_only else "") + f"r({paths.caller})t({paths.agent})"
     return f"{paths.mixed},{opts}"
-
-
-async def on_recording_finished(
-    redis_client: aioredis.Redis,
-    call_id: str,
-    paths: RecordingPaths,
-    *,
-    language: str | None = None,
-) -> str:
-    """Link the files on the call record and queue their transcription; returns the job id.
-
-    Language: the argument, else the call record's "language", else the default setting.
-    """
-    from ivr.settings import load_settings
-    from ivr.transcribe.jobs import enqueue_transcription
-
-    check_call_id(call_id)
-    rec = {**paths.to_record(), "finished_at": time.time()}
-    key = keys.call(call_id)
-    await redis_client.hset(key, keys.CALL_RECORDING, json.dumps(rec, ensure_ascii=False))
-    await redis_client.rpush(
-        keys.call_events(call_id),
-        json.dumps({"t": rec["finished_at"], "kind": "recording", **paths.to_record()}),
-    )
-    if language is None:
-        raw = await redis_client.hget(key, "language")
-        language = json.loads(raw) if raw else None
-    settings = load_settings()
-    sync = _sync_client(redis_client)
-    try:
-        return await asyncio.to_thread(
-            enqueue_transcription, sync, call_id, language or settings.default_language, settings
-        )
-    finally:
-        sync.close()
-
-
-def _sync_client(client: aioredis.Redis) -> redis.Redis:
-    # RQ speaks the synchronous client; reuse the async client's address and credentials.
-    kw = client.connection_pool.connection_kwargs
-    args: dict[str, Any] = {k: kw[k] for k in ("host", "port", "db", "username", "password") if k in kw}
-    if "path" in kw:
-        args["unix_socket_path"] = kw["path"]
-    return redis.Redis(**args)

@@ -1,9 +1,10 @@
-"""The end of a recorded call: `python -m ivr.recording_hook UNIQUEID YYYY/MM/DD source=.. channel=.. member=..`
+"""The end of a recorded call: `python -m ivr.transcribe.hook UNIQUEID YYYY/MM/DD source=.. channel=.. member=..`
 
 Run by the dialplan's hangup handler [ivr-recording-end] (ivr.asterisk.recording_conf) through the
 `hotline-recording` wrapper, in the background, after StopMixMonitor closed the files. It writes
-`hangup_by` on the call record, then `ivr.recording.on_recording_finished` links the files and
-queues the transcription job (whose QA reads `hangup_by`, hence this order).
+`hangup_by` on the call record, then links the files (ivr.recording.link) and queues the
+transcription job (whose QA reads `hangup_by`, hence this order). This entry point is where
+recording and transcription meet: ivr.recording never imports the transcription.
 
 It never touches the audio. If Redis is unreachable it retries for `--patience` seconds, then
 exits 1 with a log line naming the call; the files stay on disk.
@@ -13,27 +14,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
-from ivr import keys
-from ivr.asterisk.recording_conf import DAY_FORMAT
-from ivr.recording import RecordingError, RecordingPaths, check_call_id, recording_paths
-from ivr.settings import Settings
+from ivr.recording.link import HangupBy, call_language, hangup_by, link_recording, write_hangup_by
+from ivr.recording.paths import (
+    DAY_FORMAT,
+    RecordingError,
+    RecordingPaths,
+    check_call_id,
+    is_day,
+    recording_paths,
+    started_on,
+)
+from ivr.settings import Settings, load_settings
+from ivr.transcribe.jobs import enqueue_transcription
 
+# The name operators know from the hook's log file (log/recording-hook.log).
 log = logging.getLogger("ivr.recording_hook")
-
-_DAY = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
-HangupBy = Literal["agent", "caller", "system"]
 
 
 @dataclass(frozen=True)
@@ -45,33 +49,8 @@ class HookArgs:
     member: str  # MEMBERINTERFACE (the agent's queue member interface), "" if unknown
 
 
-def hangup_by(source: str, channel: str, member: str) -> HangupBy:
-    """Who hung up first, from the caller channel's hangup source.
-
-    chan_pjsip writes the name of the channel whose BYE ends the call on it and on its bridged
-    peer, and the first name written stays: the caller's own channel means the caller, the
-    agent's channel (member interface + "-seq") means the agent. Anything else (the dialplan's
-    Hangup(), a manager or CLI hangup, the call time limit: empty or "dialplan/...") is the system.
-    """
-    if not source:
-        return "system"
-    if channel and source == channel:
-        return "caller"
-    if member and source.startswith(f"{member}-"):
-        return "agent"
-    return "system"
-
-
-def started_on(day: str, tz: str) -> datetime:
-    """Noon of the dialplan's day in the deployment's time zone: recording_paths only uses the date."""
-    m = _DAY.match(day)
-    if m is None:
-        raise ValueError(f"day {day!r} is not {DAY_FORMAT}")
-    return datetime(int(m[1]), int(m[2]), int(m[3]), 12, tzinfo=ZoneInfo(tz))
-
-
 def parse(argv: list[str]) -> tuple[HookArgs, float]:
-    p = argparse.ArgumentParser(prog="ivr.recording_hook", description=__doc__)
+    p = argparse.ArgumentParser(prog="ivr.transcribe.hook", description=__doc__)
     p.add_argument("call_id")
     p.add_argument("day", help=f"the call's local day, {DAY_FORMAT}")
     p.add_argument("fields", nargs="*", help="source=... channel=... member=...")
@@ -81,7 +60,7 @@ def parse(argv: list[str]) -> tuple[HookArgs, float]:
     unknown = sorted(set(fields) - {"source", "channel", "member"})
     if unknown:
         p.error(f"unknown field(s) {unknown}")
-    if not _DAY.match(ns.day):
+    if not is_day(ns.day):
         p.error(f"day {ns.day!r} is not {DAY_FORMAT}")
     try:
         call_id = check_call_id(ns.call_id)
@@ -91,16 +70,45 @@ def parse(argv: list[str]) -> tuple[HookArgs, float]:
     return args, float(ns.patience)
 
 
+async def on_recording_finished(
+    client: aioredis.Redis,
+    settings: Settings,
+    call_id: str,
+    paths: RecordingPaths,
+    *,
+    language: str | None = None,
+) -> str:
+    """Link the files on the call record and queue their transcription; returns the job id.
+
+    Language: the argument, else the call record's "language", else settings.default_language.
+    """
+    await link_recording(client, call_id, paths)
+    if language is None:
+        language = await call_language(client, call_id)
+    sync = _sync_client(client)
+    try:
+        return await asyncio.to_thread(
+            enqueue_transcription, sync, call_id, language or settings.default_language, settings
+        )
+    finally:
+        sync.close()
+
+
+def _sync_client(client: aioredis.Redis) -> redis.Redis:
+    # RQ speaks the synchronous client; reuse the async client's address and credentials.
+    kw = client.connection_pool.connection_kwargs
+    args: dict[str, Any] = {k: kw[k] for k in ("host", "port", "db", "username", "password") if k in kw}
+    if "path" in kw:
+        args["unix_socket_path"] = kw["path"]
+    return redis.Redis(**args)
+
+
 async def record(settings: Settings, paths: RecordingPaths, by: HangupBy) -> str:
     """hangup_by, then the recording and its transcription job; returns the job id."""
-    import redis.asyncio as aioredis
-
-    from ivr.recording import on_recording_finished
-
     client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
     try:
-        await client.hset(keys.call(paths.call_id), keys.CALL_HANGUP_BY, json.dumps(by))
-        return await on_recording_finished(client, paths.call_id, paths)
+        await write_hangup_by(client, paths.call_id, by)
+        return await on_recording_finished(client, settings, paths.call_id, paths)
     finally:
         await client.aclose()
 
@@ -126,15 +134,13 @@ def finish(settings: Settings, args: HookArgs, patience: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ivr.settings import load_settings
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args, patience = parse(sys.argv[1:] if argv is None else argv)
     try:
         job = finish(load_settings(), args, patience)
     except (OSError, TimeoutError, redis.RedisError) as exc:
         log.error("call %s: recording NOT linked (%s); its files stay in place. When Redis is back, run "
-                  "`python -m ivr.recording_hook %s` with the same arguments", args.call_id, exc,
+                  "`python -m ivr.transcribe.hook %s` with the same arguments", args.call_id, exc,
                   " ".join(sys.argv[1:] if argv is None else argv))
         return 1
     log.info("call %s: recording linked (hangup by %s), transcription job %s",
