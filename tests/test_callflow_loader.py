@@ -9,7 +9,7 @@ import pytest
 from ivr.callflow.issues import FlowInvalid, FlowIssue
 from ivr.callflow.loader import check_flow_file, flow_files, is_flow_file, load_flow
 from ivr.callflow.nodes import NodeSpec, build_node_registry
-from ivr.callflow.registry import DuplicateRegistration, Registry
+from ivr.registry import DuplicateRegistration, Registry
 
 FIXTURES = Path(__file__).parent / "flows"
 REPO_FLOWS = Path(__file__).parent.parent / "ivr" / "flows"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agi.classic.pyst import ClassicAgi
-from ivr.callflow.registry import DuplicateRegistration, Registry
+from ivr.registry import DuplicateRegistration, Registry
 
 __all__ = ["ClassicScript", "DuplicateRegistration", "ScriptRegistry", "build_registry"]
 

@@ -13,7 +13,6 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ivr.callflow.registry import Registry
 from ivr.callflow.safety import (
     SAFE_NAME,
     Scalar,
@@ -22,6 +21,7 @@ from ivr.callflow.safety import (
     check_channel_variable,
     check_dial_target,
 )
+from ivr.registry import Registry
 
 RefKind = Literal["node", "prompt", "schedule", "language"]
 DTMF_KEYS = frozenset("0123456789*#")

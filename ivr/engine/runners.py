@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ivr.callflow.registry import Registry
 from ivr.engine.context import CallContext, Step
+from ivr.registry import Registry
 
 if TYPE_CHECKING:
     from ivr.engine.queue_wait import QueueRuntime
