@@ -24,25 +24,26 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard import (
-    agents_routes,
-    audit_routes,
-    auth_routes,
-    calls,
-    flows_routes,
-    incidents,
-    live_routes,
-    metrics,
-    review,
-    reviews,
-    wallboard,
-    weekly_sample,
-)
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFiles
+from dashboard.routes import (
+    agents,
+    audit,
+    auth,
+    call_review,
+    calls,
+    flows,
+    incident,
+    live,
+    metrics,
+    review_queue,
+    wallboard,
+)
 from dashboard.sessions import SessionStore
 from dashboard.users import DEV_ADMIN, UserStore, check_production_users
+from dashboard.wallboard import Wallboard
+from dashboard.weekly_sample import weekly_draw
 from ivr.clock import Clock, clock_from_settings, zone
 from ivr.settings import Settings
 
@@ -81,27 +82,18 @@ def _localtime_filter(tz: str) -> Callable[[Any], str]:
 
 def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["flows"] = FlowFiles(svc.settings.flows_dir, svc.settings.state_dir)
-    wb = wallboard.Wallboard(svc)
+    wb = Wallboard(svc)
     svc.extra["wallboard"] = wb
     wb.start()
     app.state.on_stop.append(wb.stop)
-    weekly = weekly_sample.weekly_draw(svc)
+    weekly = weekly_draw(svc)
     weekly.start()
     app.state.on_stop.append(weekly.stop)
 
 
 def _mount_features(app: FastAPI) -> None:
-    app.include_router(auth_routes.build_router())
-    app.include_router(wallboard.build_router())
-    app.include_router(calls.build_router())
-    app.include_router(audit_routes.build_router())
-    app.include_router(review.build_router())
-    app.include_router(incidents.build_router())
-    app.include_router(flows_routes.build_router())
-    app.include_router(reviews.build_router())
-    app.include_router(live_routes.build_router())
-    app.include_router(agents_routes.build_router())
-    app.include_router(metrics.build_router())
+    for routes in (auth, wallboard, calls, audit, call_review, incident, flows, review_queue, live, agents, metrics):
+        app.include_router(routes.build_router())
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -138,7 +138,7 @@ async def stored_sample(redis: Redis, week: str) -> Sample | None:
 async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_checks: int,
                         reviewers: list[str], now: float, seed: int | None = None) -> tuple[Sample, bool]:
     """The week's sample, drawn now if there is none yet. (sample, drawn_now). Only the weekly job
-    and an explicit draw request call this (dashboard.reviews): reading a sample never draws it."""
+    and an explicit draw request call this (dashboard.routes.review_queue): reading a sample never draws it."""
     week = normalize_week(week)
     existing = await stored_sample(redis, week)
     if existing is not None:

@@ -145,7 +145,7 @@ def test_prometheus_metrics_count_background_task_deaths(client: TestClient, red
 async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url: str) -> None:
     from redis.asyncio import Redis
 
-    from dashboard.calls import read_calls
+    from dashboard.call_list import read_calls
     from ivr.state.callrecord import CallStore
 
     r = redis.Redis.from_url(redis_url)

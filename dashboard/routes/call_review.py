@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
 from dashboard.audit import Action
-from dashboard.calls import check_call_id
+from dashboard.call_list import check_call_id
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.masking import for_role
 from dashboard.media import CallMedia, MediaError, call_media, playable, read_transcript
