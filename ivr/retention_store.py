@@ -1,4 +1,4 @@
-"""Retention of the customer data kept in Redis without a TTL (the files are ivr.retention):
+"""Retention of the customer data kept in Redis without a TTL (the files are ivr.recording.retention):
 
     audit log    ivr:audit, oldest first    Settings.audit_retention_days (>= 365)
     QA scores    ivr:qa:score:<id> + the per-call list + the ivr:qa:scores index

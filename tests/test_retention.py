@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from ivr import keys
-from ivr.retention import RetentionError, purge
+from ivr.recording.retention import RetentionError, purge
 from ivr.settings import load_settings
 from tests.support.components import free_port
 

@@ -1,6 +1,6 @@
 """`ivr retention purge`: delete every kind of customer data older than its retention period.
 
-Files (ivr.retention): recordings and transcripts (IVR_RETENTION_DAYS, >= 90), voicemail
+Files (ivr.recording.retention): recordings and transcripts (IVR_RETENTION_DAYS, >= 90), voicemail
 (IVR_VOICEMAIL_RETENTION_DAYS, >= 90). Redis (ivr.retention_store): the audit log
 (IVR_AUDIT_RETENTION_DAYS, >= 365), QA scores and review samples (IVR_QA_RETENTION_DAYS, >= 365).
 """
@@ -29,8 +29,8 @@ def purge(
     import redis
 
     from ivr.clock import clock_from_settings
-    from ivr.retention import RetentionError
-    from ivr.retention import purge as purge_files
+    from ivr.recording.retention import RetentionError
+    from ivr.recording.retention import purge as purge_files
     from ivr.retention_store import StoreRetentionError, purge_store
     from ivr.settings import load_settings
 

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ivr.retention")  # one logger for every kind of data (ivr.retention_store too)
 
 MIN_DAYS = 90
 SUFFIXES = frozenset(
