@@ -6,23 +6,22 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import redis.asyncio as aioredis
 
 from ivr.callflow.model import Flow
 from ivr.callflow.safety import Scalar
 from ivr.clock import Clock
 from ivr.engine.channel import Channel
 from ivr.engine.recorder import Recorder
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
-    from ivr.schedule import Schedule
+from ivr.prompts import ensure_prompt
+from ivr.schedule import Schedule
 
 # (text, language) -> audio path without extension, synthesised if needed
 Synthesizer = Callable[[str, str], Awaitable[Path]]
 # The process's Redis client, or None while Redis is down (ivr.state.redis.RedisHub.client).
-RedisGetter = Callable[[], Awaitable["aioredis.Redis | None"]]
+RedisGetter = Callable[[], Awaitable[aioredis.Redis | None]]
 DTMF_ESCAPE = "0123456789*#"
 # Asterisk's own sound lookups use short codes; our prompts are absolute paths either way.
 ASTERISK_LANGUAGE = {"zh-CN": "zh", "en-US": "en"}
@@ -36,8 +35,6 @@ def ivr_prompts_synthesizer(prompts_dir: Path) -> Synthesizer:
     """Synthesis through ivr.prompts (espeak-ng, cached by content hash) in a worker thread."""
 
     async def synthesize(text: str, language: str) -> Path:
-        from ivr.prompts import ensure_prompt
-
         return await asyncio.to_thread(ensure_prompt, text, language, prompts_dir)
 
     return synthesize
@@ -100,3 +97,7 @@ class CallContext:
         """Play text that is not in the catalogue (e.g. the incident statement)."""
         path = await self.services.synthesize(text, language)
         await self.channel.stream_file(str(path))
+
+
+# What runs one node: each takes its own NodeSpec subclass, which a Callable type cannot say per entry.
+Runner = Callable[[Any, CallContext], Awaitable[Step]]

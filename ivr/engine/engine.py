@@ -15,7 +15,6 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agi.protocol import AgiError, AgiHangup
 from ivr.callflow.model import Flow
@@ -32,9 +31,7 @@ from ivr.engine.context import (
 )
 from ivr.engine.recorder import Recorder
 from ivr.engine.runners import Runners, build_runner_registry
-
-if TYPE_CHECKING:
-    from ivr.schedule import Schedule
+from ivr.schedule import Schedule
 
 log = logging.getLogger(__name__)
 

@@ -12,18 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode, SurveyNode, TransferNode, VoicemailNode
-from ivr.engine.context import CallContext, End, Step
-
-if TYPE_CHECKING:
-    from ivr.engine.queue_wait import QueueRuntime
-    from ivr.engine.runners import Runner
+from ivr.engine.context import CallContext, End, Runner, Step
+from ivr.engine.queue_wait import QueueRuntime, run_live_queue
 
 log = logging.getLogger(__name__)
 # QUEUESTATUS is not set (or CONTINUE) when an agent answered and the bridge ended.
@@ -64,7 +60,6 @@ def queue_runner(runtime: QueueRuntime | None) -> Runner:
     """The queue node's runner: live (announcements, overflow, callbacks) with a runtime, else plain."""
     if runtime is None:
         return run_queue
-    from ivr.engine.queue_wait import run_live_queue
 
     async def run(node: QueueNode, ctx: CallContext) -> Step:
         if node.queue not in runtime.cfg.queues:  # a queue queues.yaml does not know: plain Queue()

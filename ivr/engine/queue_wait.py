@@ -18,7 +18,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from agi.protocol import AgiHangup
@@ -29,14 +28,12 @@ from ivr.engine.context import CallContext, End, Step
 from ivr.queueing import announce
 from ivr.queueing.asterisk_conf import EXIT_CONTEXT
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
+from ivr.queueing.listener import QueuePasses
 from ivr.queueing.liveops import Op, apply_ops, overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
 from ivr.queueing.priority import VipList, priority_for
 from ivr.schedule import read_override
-
-if TYPE_CHECKING:
-    from ivr.queueing.listener import QueuePasses
 
 log = logging.getLogger(__name__)
 ANSWERED = {"", "CONTINUE"}

@@ -1,28 +1,26 @@
-"""Node type name -> the coroutine that runs it. Filled at start-up; a duplicate raises."""
+"""Node type name -> the coroutine that runs it. Filled at start-up; a duplicate raises.
+
+The runner modules never import this one (the Runner type lives in ivr.engine.context), so the
+registry can import them all at the top.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
-
-from ivr.engine.context import CallContext, Step
+from ivr.engine.basic import run_goto, run_hangup, run_language, run_play, run_set
+from ivr.engine.context import Runner
+from ivr.engine.handoff import queue_runner, run_survey, run_transfer, run_voicemail
+from ivr.engine.menu import run_menu
+from ivr.engine.queue_wait import QueueRuntime
+from ivr.engine.routing import run_incident, run_schedule
 from ivr.registry import Registry
 
-if TYPE_CHECKING:
-    from ivr.engine.queue_wait import QueueRuntime
+__all__ = ["Runner", "Runners", "build_runner_registry"]
 
-# Each runner takes its own NodeSpec subclass; the registry cannot express that per entry.
-Runner = Callable[[Any, CallContext], Awaitable[Step]]
 Runners = Registry[Runner]
 
 
 def build_runner_registry(queues: QueueRuntime | None = None) -> Runners:
     """`queues`: live queue nodes (announcements, overflow, callbacks); None = a plain Queue()."""
-    from ivr.engine.basic import run_goto, run_hangup, run_language, run_play, run_set
-    from ivr.engine.handoff import queue_runner, run_survey, run_transfer, run_voicemail
-    from ivr.engine.menu import run_menu
-    from ivr.engine.routing import run_incident, run_schedule
-
     registry: Runners = Registry("node runner")
     for name, runner in (
         ("play", run_play), ("menu", run_menu), ("schedule", run_schedule), ("incident", run_incident),
