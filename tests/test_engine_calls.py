@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
+from harness.scripted_channel import ScriptedChannel, during_play
 from ivr import keys
 from ivr.callflow.nodes import build_node_registry
 from ivr.callflow.store import FlowStore
 from ivr.clock import FixedClock
 from ivr.engine.engine import FlowEngine
 from ivr.engine.recorder import MemoryRecorder
-from ivr.engine.scripted import ScriptedChannel, during_play
 from ivr.prompts import prompt_file
 from ivr.schedule import Schedule, load_schedules
 from ivr.state.incident import render_statement, set_incident

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from agi.protocol import AgiInvalidCommand
+from harness.scripted_channel import HANGUP, ScriptedChannel
 from ivr.callflow.nodes import build_node_registry
 from ivr.callflow.store import FlowStore
 from ivr.clock import FixedClock
 from ivr.engine.engine import FlowEngine
 from ivr.engine.recorder import MemoryRecorder
 from ivr.engine.runners import Runner, build_runner_registry
-from ivr.engine.scripted import HANGUP, ScriptedChannel
 from ivr.registry import DuplicateRegistration, Registry
 from ivr.schedule import load_schedules
 from ivr.state.callrecord import CallRecorder, CallStore

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.scripted_channel import HANGUP, ScriptedChannel, during_play
 from ivr.callflow.store import FlowStore
 from ivr.clock import FixedClock
 from ivr.engine.engine import FlowEngine
 from ivr.engine.recorder import MemoryRecorder
-from ivr.engine.scripted import HANGUP, ScriptedChannel, during_play
 from ivr.prompts import prompt_file
 from ivr.schedule import load_schedules
 from tests.test_engine_calls import CLOSED, OPEN, no_redis

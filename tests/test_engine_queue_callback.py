@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
+from harness.scripted_channel import HANGUP, ScriptedChannel
 from ivr import keys
 from ivr.callflow.nodes import build_node_registry
 from ivr.callflow.store import FlowStore
@@ -23,7 +24,6 @@ from ivr.engine.engine import FlowEngine
 from ivr.engine.queue_wait import QueueRuntime
 from ivr.engine.recorder import MemoryRecorder
 from ivr.engine.runners import build_runner_registry
-from ivr.engine.scripted import HANGUP, ScriptedChannel
 from ivr.queueing.callbacks import CallbackStore
 from ivr.queueing.config import load_queue_config
 from ivr.queueing.listener import QueuePasses

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.speech import SynthCall, Turn, synth_call
 from ivr.settings import load_settings
 from ivr.transcribe.models import load_model, model_path
 from ivr.transcribe.recognize import transcribe_files
-from ivr.transcribe.synth import SynthCall, Turn, synth_call
 from ivr.transcribe.transcript import load_transcript
 from tests.support.components import missing, require
 

@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydub import AudioSegment
+
 from ivr.transcribe.transcript import Speaker
 
 VOICES = {"zh": "cmn", "en": "en-us"}
@@ -31,8 +33,6 @@ class Turn:
 
 def speak(text: str, voice: str, rate: int = 8000) -> bytes:
     """16-bit mono PCM at `rate` of `text` spoken by espeak-ng."""
-    from pydub import AudioSegment
-
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise SynthError("espeak-ng is not installed (apt-get install espeak-ng)")
@@ -55,8 +55,6 @@ class SynthCall:
 
 def synth_call(out_dir: Path, call_id: str, turns: list[Turn], rate: int = 8000) -> SynthCall:
     """Write `<call_id>-caller.wav` and `<call_id>-agent.wav` as MixMonitor's legs would be."""
-    from pydub import AudioSegment
-
     legs: dict[str, bytearray] = {"caller": bytearray(), "agent": bytearray()}
     segments: list[tuple[Speaker, float, float]] = []
     for turn in turns:
