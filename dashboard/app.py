@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
-from dashboard.flowfiles import FlowFiles
+from dashboard.flowfiles import FlowFileError, FlowFiles
 from dashboard.routes import (
     agents,
     audit,
@@ -120,6 +120,12 @@ def _install_handlers(app: FastAPI) -> None:
             return await http_exception_handler(request, exc)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                       detail=exc.detail)
+
+    @app.exception_handler(FlowFileError)
+    async def flow_file_refused(request: Request, exc: FlowFileError) -> Response:
+        # One place turns a refused flow-file operation (unknown flow, stale version, overrun check)
+        # into its status, as a page or as JSON like any HTTPException.
+        return await http_error(request, HTTPException(exc.status, str(exc)))
 
     app.add_middleware(SecurityHeaders)
 

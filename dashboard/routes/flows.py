@@ -1,12 +1,15 @@
 """Call flows for admins: each flow drawn as a graph; edit the YAML with the checks of
-`ivr flows check` shown before saving and a diff to confirm; atomic save; kept versions restorable."""
+`ivr flows check` shown before saving and a diff to confirm; atomic save; kept versions restorable.
+
+A FlowFileError (unknown flow, bad name, stale version, overrun check) is answered with its status
+by the one handler in dashboard.app; only the save form catches it, to show the editor again."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -43,11 +46,8 @@ async def _editor(request: Request, svc: Services, name: str, *, text: str | Non
                   base_version: str | None = None, result: CheckResult | None = None, error: str = "",
                   status: int = 200, saved: str = "") -> Response:
     ff = flow_files(svc)
-    try:
-        saved_text = ff.read(name)
-        saved_check = await _saved_check(ff, name)
-    except FlowFileError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+    saved_text = ff.read(name)
+    saved_check = await _saved_check(ff, name)
     reload_error = await svc.redis.get(keys.flow_error(name))
     return render(
         request, "flow.html", status_code=status, name=name, text=saved_text if text is None else text,
@@ -61,11 +61,8 @@ async def _editor(request: Request, svc: Services, name: str, *, text: str | Non
 async def _review(request: Request, svc: Services, name: str, text: str, base_version: str,
                   restored_from: str = "") -> Response:
     ff = flow_files(svc)
-    try:
-        result = await ff.check_text_async(name, text)
-        diff = ff.diff(name, text)
-    except FlowFileError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+    result = await ff.check_text_async(name, text)
+    diff = ff.diff(name, text)
     if not result.ok:
         return await _editor(request, svc, name, text=text, base_version=base_version, result=result,
                              error="Not saved: fix the errors below first.", status=400)
@@ -82,10 +79,6 @@ class FlowSaveIn(BaseModel):
     text: str
     base_version: str  # the version the edit started from (GET /api/flows/{name}); a later save wins nothing
     restored_from: str = ""  # id of a kept version when restoring one
-
-
-def _api_error(exc: FlowFileError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
 
 
 def build_router() -> APIRouter:
@@ -113,10 +106,7 @@ def build_router() -> APIRouter:
     @router.post("/flows/{name}/restore", include_in_schema=False, dependencies=[Depends(check_csrf)])
     async def restore(name: str, request: Request, svc: Svc, session: AdminSession,
                       entry: EditText, base_version: EditText) -> Response:
-        try:
-            text = flow_files(svc).old_version(name, entry)
-        except FlowFileError as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
+        text = flow_files(svc).old_version(name, entry)
         return await _review(request, svc, name, text, base_version, restored_from=entry)
 
     @router.post("/flows/{name}/save", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -149,19 +139,13 @@ def build_router() -> APIRouter:
     @router.post("/api/flows/{name}/check", tags=["flows"], dependencies=[Depends(check_csrf)],
                  summary="Check an edited flow text like `ivr flows check` (nothing is saved)")
     async def api_check(name: str, body: FlowCheckIn, svc: Svc, session: AdminSession) -> dict[str, Any]:
-        try:
-            result = await flow_files(svc).check_text_async(name, body.text)
-        except FlowFileError as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
+        result = await flow_files(svc).check_text_async(name, body.text)
         return {"ok": result.ok, "issues": _issues(result)}
 
     @router.get("/api/flows/{name}", tags=["flows"], summary="A flow's text, version, issues and kept versions")
     async def api_flow(name: str, svc: Svc, session: AdminSession) -> dict[str, Any]:
         ff = flow_files(svc)
-        try:
-            text, check = ff.read(name), await _saved_check(ff, name)
-        except FlowFileError as exc:
-            raise _api_error(exc) from exc
+        text, check = ff.read(name), await _saved_check(ff, name)
         return {"name": name, "text": text, "version": text_version(text), "ok": check.ok,
                 "issues": _issues(check),
                 "history": [{"id": h.id, "at": h.at, "version": h.version} for h in ff.history(name)]}
@@ -169,10 +153,7 @@ def build_router() -> APIRouter:
     @router.put("/api/flows/{name}", tags=["flows"], dependencies=[Depends(check_csrf)],
                 summary="Save a flow (atomic, version kept); refused with its issues if it has any error")
     async def api_save(name: str, body: FlowSaveIn, svc: Svc, session: AdminSession) -> Response:
-        try:
-            version, result = await flow_files(svc).save(name, body.text, body.base_version)
-        except FlowFileError as exc:
-            raise _api_error(exc) from exc
+        version, result = await flow_files(svc).save(name, body.text, body.base_version)
         if not version:
             return JSONResponse({"saved": False, "issues": _issues(result)}, status_code=400)
         await svc.audit.record(session.user, session.role, "flow_restore" if body.restored_from else "flow_save",
@@ -182,9 +163,6 @@ def build_router() -> APIRouter:
 
     @router.get("/api/flows/{name}/versions/{entry}", tags=["flows"], summary="The text of a kept version")
     async def api_version(name: str, entry: str, svc: Svc, session: AdminSession) -> dict[str, str]:
-        try:
-            return {"id": entry, "text": flow_files(svc).old_version(name, entry)}
-        except FlowFileError as exc:
-            raise _api_error(exc) from exc
+        return {"id": entry, "text": flow_files(svc).old_version(name, entry)}
 
     return router
