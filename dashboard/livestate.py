@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, computed_field
 from redis.asyncio import Redis
 
 from ivr import keys
@@ -23,8 +24,11 @@ from ivr import keys
 AGENT_STATES = ("available", "ringing", "on_call", "paused")
 
 
-@dataclass(frozen=True)
-class QueueView:
+class QueueView(BaseModel):
+    """One queue on the board; also the documented shape of a queue in GET /api/queues."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
     title: str
     waiting: int
@@ -37,17 +41,19 @@ class QueueView:
     overflow: dict[str, int]
     callbacks_pending: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def service_level_pct(self) -> float | None:
         """Share of today's offered calls a person answered within 3 rings (None before any call)."""
         return None if self.offered == 0 else round(100.0 * self.answered_in_time / self.offered, 1)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def abandon_pct(self) -> float | None:
         return None if self.offered == 0 else round(100.0 * self.abandoned / self.offered, 1)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "service_level_pct": self.service_level_pct, "abandon_pct": self.abandon_pct}
+        return self.model_dump()
 
 
 @dataclass(frozen=True)

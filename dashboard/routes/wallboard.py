@@ -12,24 +12,9 @@ from starlette.responses import Response
 
 from dashboard.deps import CurrentSession, Svc, render
 from dashboard.hub import sse_events
+from dashboard.livestate import QueueView
 from dashboard.trends import charts, read_samples
 from dashboard.wallboard import wallboard
-
-
-class QueueOut(BaseModel):
-    name: str
-    title: str
-    waiting: int
-    longest_wait_s: float
-    agents: dict[str, int]
-    offered: int
-    answered: int
-    answered_in_time: int
-    abandoned: int
-    service_level_pct: float | None
-    abandon_pct: float | None
-    overflow: dict[str, int]
-    callbacks_pending: int
 
 
 class QueuesOut(BaseModel):
@@ -37,7 +22,7 @@ class QueuesOut(BaseModel):
     peak: bool
     incident: dict[str, Any] | None
     errors: list[str]
-    queues: list[QueueOut]
+    queues: list[QueueView]
 
 
 def build_router() -> APIRouter:
