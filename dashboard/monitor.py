@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ivr.queueing.ami import connect_ami, response_of, send
-from ivr.queueing.asterisk_conf import interface
+from ivr.queueing.pbx import interface
 from ivr.settings import Settings
 
 Mode = Literal["listen", "whisper", "barge"]

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from ivr.queueing.asterisk_conf import (
+from ivr.asterisk.queues_conf import (
     AgentEndpointError,
     agent_secrets_from_env,
-    interface,
     render_agent_endpoints,
     render_queues_conf,
 )
 from ivr.queueing.config import parse_queue_config
 from ivr.queueing.model import QueueConfig
+from ivr.queueing.pbx import interface
 from ivr.settings import load_settings
 from tests.test_queueing_config import CALLBACK_SECTIONS
 

@@ -17,8 +17,8 @@ import redis
 
 from ivr import keys
 from ivr.asterisk.config import render
+from ivr.asterisk.queues_conf import render_queues_conf
 from ivr.asterisk.recording_conf import RecordingConfigError, recording_dialplan, write_recording_wrapper
-from ivr.queueing.asterisk_conf import render_queues_conf
 from ivr.queueing.config import load_queue_config
 from ivr.recording.link import hangup_by
 from ivr.recording.paths import recording_paths, started_on

@@ -21,13 +21,13 @@ from typing import Any
 import jinja2
 
 from ivr.asterisk.private import check_secrets, private_dir, wrapper_environment, write_private
-from ivr.asterisk.recording_conf import recording_dialplan, recordings_root, timezone_name, write_recording_wrapper
-from ivr.queueing.asterisk_conf import (
+from ivr.asterisk.queues_conf import (
     AGENT_CONTEXT,
     agent_secrets_from_env,
     render_agent_endpoints,
     render_queues_conf,
 )
+from ivr.asterisk.recording_conf import recording_dialplan, recordings_root, timezone_name, write_recording_wrapper
 from ivr.queueing.config import load_queue_config
 from ivr.settings import REPO_ROOT, Settings
 

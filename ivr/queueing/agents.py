@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ivr.queueing.ami import AmiClient, AmiError, response_of, send
-from ivr.queueing.asterisk_conf import interface
 from ivr.queueing.misses import agent_from_interface
 from ivr.queueing.model import QueueConfig
+from ivr.queueing.pbx import interface
 
 # ast_device_state values as QueueMember's Status reports them.
 DEVICE_STATES = {

@@ -29,11 +29,11 @@ from zoneinfo import ZoneInfo
 from ivr import keys
 from ivr.privacy.masking import mask_number
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
-from ivr.queueing.asterisk_conf import interface, ring_cycle
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
 from ivr.queueing.listener import RedisGetter
 from ivr.queueing.liveops import apply_ops, callback_ops
 from ivr.queueing.model import QueueConfig
+from ivr.queueing.pbx import interface, ring_cycle
 from ivr.schedule import Schedule, read_override
 from ivr.state.writer import Op as RecordOp
 

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
 from ivr.queueing.ami import AmiError, connect_ami, send
-from ivr.queueing.asterisk_conf import ring_cycle
 from ivr.queueing.live import LiveReducer, Update
 from ivr.queueing.liveops import apply_ops
 from ivr.queueing.misses import agent_from_interface
 from ivr.queueing.model import QueueConfig
+from ivr.queueing.pbx import ring_cycle
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

@@ -1,4 +1,6 @@
 """Asterisk's side of queues.yaml: queues.conf and the agents' pjsip.conf sections (generated only).
+The names the queue code shares with this config (member interface, exit context, ring cycle) are
+in ivr.queueing.pbx.
 
 Design choices (docs/queues.md has the long form):
 - A member rings `rings` ring cycles (`timeout`), then the next member rings after `retry` seconds.
@@ -22,27 +24,15 @@ import os
 from collections.abc import Mapping
 
 from ivr.queueing.model import QueueConfig, QueueDef
+from ivr.queueing.pbx import EXIT_CONTEXT, ring_cycle
 from ivr.settings import Settings
 
-EXIT_CONTEXT = "ivr-queue-exit"  # single-digit exits from Queue() (the callback key) land here
 AGENT_CONTEXT = "ivr-agents"  # calls placed BY agent phones (the dialplan decides what they may reach)
-HEADER = "; GENERATED from ivr/flows/queues.yaml by ivr.queueing.asterisk_conf: do not edit by hand\n"
+HEADER = "; GENERATED from ivr/flows/queues.yaml by ivr.asterisk.queues_conf: do not edit by hand\n"
 
 
 class AgentEndpointError(ValueError):
     """An agent's pjsip section cannot be rendered safely (no password and no static contact, bad URI)."""
-
-
-def interface(agent_id: str) -> str:
-    """The queue member interface of an agent's phone."""
-    return f"PJSIP/{agent_id}"
-
-
-def ring_cycle(cfg: QueueConfig, settings: Settings | None) -> float:
-    """This deployment's ring cycle: IVR_RING_CYCLE_S wins over queues.yaml."""
-    if settings is not None and settings.ring_cycle_s:
-        return settings.ring_cycle_s
-    return cfg.ring_cycle_s
 
 
 def _yes(flag: bool) -> str:
