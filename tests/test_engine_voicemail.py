@@ -15,12 +15,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
+from harness.demo import _outcome
 from harness.scripted_channel import HANGUP, RECORDED_MESSAGE, ScriptedChannel
 from ivr import keys
 from ivr.callflow.nodes import build_node_registry
 from ivr.callflow.store import FlowStore
 from ivr.clock import FixedClock
-from ivr.demo import _outcome
 from ivr.engine.engine import FlowEngine
 from ivr.schedule import load_schedules
 from ivr.state.callrecord import CallRecorder, CallStore

@@ -23,8 +23,11 @@ from harness.calls import call_record, caller_audio
 from harness.local_redis import LocalRedis
 from harness.ports import free_port
 from harness.scenarios import Audio, AwaitHangup, Dtmf, Step, Wait
+from harness.service_thread import ServiceThread
 from harness.sipp import SippAgent, free_sip_port, place_calls
 from harness.timeline import ms_until_menu
+from ivr.asterisk.config import RuntimeOptions
+from ivr.asterisk.process import AsteriskInstance
 from ivr.clock import MutableClock
 from ivr.engine.handoff import WAV_HEADER_BYTES
 from ivr.settings import Settings, load_settings
@@ -112,10 +115,6 @@ def _message(rec: dict[str, Any]) -> list[str]:
 
 
 def run_demo(workdir: Path | None = None) -> int:
-    from harness.service_thread import ServiceThread
-    from ivr.asterisk.config import RuntimeOptions
-    from ivr.asterisk.process import AsteriskInstance
-
     work = workdir or Path(tempfile.mkdtemp(prefix="hotline-demo-"))
     total = 6
     _say(1, total, "starting Redis")
