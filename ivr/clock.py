@@ -5,12 +5,17 @@ Every clock returns tz-aware datetimes so comparisons across time zones are exac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-if TYPE_CHECKING:
-    from ivr.settings import Settings
+from ivr.settings import Settings
+
+# Epoch seconds on the real clock (time.time in production). A Clock is what business hours see, and
+# IVR_FAKE_NOW or a test may fix it; what Asterisk and the AMI listener share with us runs on real
+# time whatever the Clock says: a caller's place in the queue, event times, the day of the counters.
+WallTime = Callable[[], float]
 
 
 class ClockError(ValueError):

@@ -1,6 +1,7 @@
-"""Every Redis key name the project uses, in one place.
+"""Every Redis key name the project uses, and how long each is kept, in one place.
 
-Values are JSON. Per-call state has a TTL (see Settings.call_record_ttl_days).
+Values are JSON. TTLs are derived from the settings, never written as numbers elsewhere: per-call
+state, callbacks and the queues' day counters live `call_record_ttl_s(settings)` (IVR_CALL_RECORD_TTL_DAYS).
 Layout of a call record (written by the engine and, later, the AMI listener,
 so fields are separate hash entries and events a list: two writers never
 overwrite each other's data):
@@ -12,7 +13,21 @@ overwrite each other's data):
 
 from __future__ import annotations
 
+from ivr.settings import Settings
+
 PREFIX = "ivr"
+DAY_S = 86_400
+
+
+def call_record_ttl_s(settings: Settings) -> int:
+    """TTL of call records and their index, callbacks and their attempts, and queue day counters:
+    all kept as long as a call record, so a record never points at a callback or counter already gone."""
+    return settings.call_record_ttl_days * DAY_S
+
+
+# The same for code given no settings (unit tests, a script whose settings are unreadable): the
+# setting's own default, so the two cannot drift apart.
+DEFAULT_CALL_RECORD_TTL_S: int = Settings.model_fields["call_record_ttl_days"].default * DAY_S
 
 
 def call(call_id: str) -> str:
@@ -116,7 +131,8 @@ VIP = f"{PREFIX}:vip"
 
 
 def callback(callback_id: str) -> str:
-    """Queued callback: hash field -> JSON (queue, number, call_id, enqueued_at, status, attempts, ...)."""
+    """Queued callback: hash field -> JSON (queue, number, call_id, enqueued_at, status, attempts, ...).
+    A finished callback and its attempts expire after call_record_ttl_s."""
     return f"{PREFIX}:callback:{callback_id}"
 
 
@@ -147,7 +163,8 @@ def queue_agents(queue: str) -> str:
 
 
 def queue_day(queue: str, iso_day: str) -> str:
-    """Today's counters (local day): hash offered, answered, answered_in_time, abandoned, ... -> int."""
+    """Today's counters (local day): hash offered, answered, answered_in_time, abandoned, ... -> int.
+    TTL call_record_ttl_s (refreshed by every write)."""
     return f"{PREFIX}:queue:{queue}:day:{iso_day}"
 
 

@@ -40,7 +40,7 @@ class HotlineService:
         s = self.settings
         self.hub = RedisHub(s.redis_url)
         self.tasks = TaskSupervisor(on_death=self._count_death)
-        self.writer = RecordWriter(self.hub, ttl_seconds=s.call_record_ttl_days * 86400)
+        self.writer = RecordWriter(self.hub, ttl_seconds=keys.call_record_ttl_s(s))
         await self.writer.start()
         self.store = FlowStore(s.flows_dir)
         self.store.reload_all()
@@ -75,7 +75,8 @@ class HotlineService:
         except QueueConfigError as exc:
             log.error("queues not live (plain Queue() only): %s", exc)
             return None
-        return QueueRuntime(cfg, QueuePasses(), timezone=self.settings.timezone)
+        return QueueRuntime(cfg, QueuePasses(), timezone=self.settings.timezone,
+                            record_ttl_s=keys.call_record_ttl_s(self.settings))
 
     def _start_queue_services(self, queues: QueueRuntime, schedules: dict[str, Schedule]) -> None:
         """The AMI listener and the callback dialer: they (re)connect on their own, calls never wait."""

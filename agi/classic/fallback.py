@@ -12,9 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from typing import Any
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from agi.classic.pyst import ClassicAgi
+from ivr import keys
+from ivr.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +29,6 @@ QUEUE_VARIABLE = "IVR_FALLBACK_QUEUE"
 DEFAULT_QUEUE = "support"
 DEFAULT_REASON = "fastagi unavailable"
 REDIS_TIMEOUT_S = 0.5
-DEFAULT_TTL_DAYS = 120
 
 
 def run(agi: ClassicAgi, args: list[str]) -> int:
@@ -53,8 +59,8 @@ def mark_call(call_id: str, fields: dict[str, Any], identity: dict[str, str], re
         log.warning("no agi_uniqueid in the AGI header; %s not recorded", what)
         return False
     try:
-        url, ttl_days = _redis_settings(redis_url)
-        _write(url, call_id, fields, identity, ttl_days * 86400, timeout_s)
+        url, ttl_s = _redis_settings(redis_url)
+        _write(url, call_id, fields, identity, ttl_s, timeout_s)
     except Exception as e:
         log.warning("call %s: %s not recorded in Redis: %s", call_id, what, e)
         return False
@@ -62,31 +68,20 @@ def mark_call(call_id: str, fields: dict[str, Any], identity: dict[str, str], re
 
 
 def _redis_settings(redis_url: str | None) -> tuple[str, int]:
-    # Imported here, not at the top: pydantic costs ~0.1 s of start-up that the classic
-    # `dialogue` script (same process entry point) must not pay.
-    from ivr.settings import load_settings
-
+    """(Redis URL, TTL of the call record in seconds)."""
     try:
         settings = load_settings()
-        return redis_url or settings.redis_url, settings.call_record_ttl_days
+        return redis_url or settings.redis_url, keys.call_record_ttl_s(settings)
     except Exception as e:  # an unrelated bad IVR_* variable must not stop the note
         log.warning("settings unreadable (%s); using IVR_REDIS_URL", e)
         url = redis_url or os.environ.get("IVR_REDIS_URL")
         if not url:
             raise RuntimeError("no Redis URL: settings unreadable and IVR_REDIS_URL unset") from None
-        return url, DEFAULT_TTL_DAYS
+        return url, keys.DEFAULT_CALL_RECORD_TTL_S
 
 
 def _write(url: str, call_id: str, fields: dict[str, Any], identity: dict[str, str], ttl_s: int,
            timeout_s: float) -> None:
-    import time
-
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    from ivr import keys
-
     # No retries: redis-py retries 3 times by default, which would multiply the time budget.
     client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                   retry=Retry(NoBackoff(), 0))

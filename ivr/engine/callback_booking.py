@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from ivr import keys
 from ivr.engine.callback_number import NumberDialogue
 from ivr.engine.context import CallContext, End, Step
 from ivr.privacy.masking import mask_number
@@ -33,6 +34,7 @@ class BookingRequest:
     language: str
     via: str  # "key" (the caller pressed the callback key) or "overflow"
     day: str  # local date of the queue's counters
+    ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S  # keys.call_record_ttl_s(settings): the counters' TTL
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ async def book_callback(ctx: CallContext, cfg: QueueConfig, req: BookingRequest)
     number = await dialogue.run()
     if number is None:
         return None
-    store = CallbackStore(redis, country_code=cfg.country_code, plan=cfg.callback_numbers)
+    store = CallbackStore(redis, ttl_s=req.ttl_s, country_code=cfg.country_code, plan=cfg.callback_numbers)
     try:
         got = await store.request(req.queue, number, req.call_id, req.entered, ctx.services.clock.now(),
                                   max_attempts=offer.max_attempts, retry_delay_s=offer.retry_delay_s)
@@ -97,6 +99,7 @@ async def _count(ctx: CallContext, req: BookingRequest) -> None:
     if redis is None:
         return
     try:
-        await asyncio.wait_for(apply_ops(redis, callback_ops(req.queue, req.day, "requested")), REDIS_TIMEOUT)
+        ops = callback_ops(req.queue, req.day, "requested", ttl_s=req.ttl_s)
+        await asyncio.wait_for(apply_ops(redis, ops), REDIS_TIMEOUT)
     except Exception as exc:  # counters are best effort; the call goes on
         log.warning("call %s: callback counter not written (%s)", req.call_id, exc)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode
+from ivr.clock import WallTime
 from ivr.engine.callback_booking import BookingRequest, book_callback
 from ivr.engine.context import CallContext, End, Step
 from ivr.queueing import announce
@@ -49,6 +50,10 @@ class QueueRuntime:
     passes: QueuePasses
     timezone: str = "Asia/Shanghai"
     min_pass_s: int = 2  # a Queue() pass shorter than this would only churn join/leave
+    record_ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S  # keys.call_record_ttl_s(settings): day counters
+    # The caller's place and the counters' day: real time, shared with the AMI listener (ctx's Clock is
+    # what business hours see).
+    wall: WallTime = time.time
 
 
 class QueueWait:
@@ -56,7 +61,7 @@ class QueueWait:
         self.node, self.ctx, self.rt = node, ctx, rt
         self.queue = node.queue
         self.uid = ctx.call_id
-        self.entered = time.time()  # the caller's place: a callback keeps it
+        self.entered = rt.wall()  # the caller's place: a callback keeps it
         self._t0 = time.monotonic()
         self.position = 0  # Asterisk's position when the last pass ended; 0 = none yet
         self.priority = 0
@@ -184,7 +189,8 @@ class QueueWait:
 
     async def _book(self, via: str) -> Step | None:
         """The callback dialogue and booking; None when nothing was booked (the caller keeps waiting)."""
-        req = BookingRequest(self.queue, self.uid, self.entered, self.language, via, self.day())
+        req = BookingRequest(self.queue, self.uid, self.entered, self.language, via, self.day(),
+                             ttl_s=self.rt.record_ttl_s)
         booked = await book_callback(self.ctx, self.rt.cfg, req)
         self.outcome = booked.outcome if booked else self.outcome
         return booked.step if booked else None
@@ -249,13 +255,13 @@ class QueueWait:
             log.warning("call %s: queue counters not written (%s)", self.uid, exc)
 
     def day(self) -> str:
-        return datetime.fromtimestamp(time.time(), ZoneInfo(self.rt.timezone)).date().isoformat()
+        return datetime.fromtimestamp(self.rt.wall(), ZoneInfo(self.rt.timezone)).date().isoformat()
 
     async def _overflow_to(self, decision: OverflowDecision) -> Step | None:
         ctx = self.ctx
         ctx.recorder.set("overflow", decision.model_dump())
         ctx.event("overflow", **decision.model_dump())
-        await self.count(overflow_ops(decision, self.day()))
+        await self.count(overflow_ops(decision, self.day(), ttl_s=self.rt.record_ttl_s))
         if decision.target_kind == "callback":
             step = await self._book("overflow")
             if step is not None:

@@ -18,16 +18,14 @@ import json
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+import redis.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ivr import keys
 from ivr.queueing.numbers import BadNumber, NumberingPlan, normalize_number
 from ivr.schedule import Schedule, next_open, schedule_status
-
-if TYPE_CHECKING:
-    import redis.asyncio
 
 T = TypeVar("T")
 Status = Literal["pending", "dialing", "done", "failed", "cancelled"]
@@ -148,8 +146,10 @@ class CallbackError(RuntimeError):
 
 
 class CallbackStore:
-    def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0, ttl_s: int = 120 * 86400,
-                 country_code: str = "86", plan: NumberingPlan | None = None) -> None:
+    def __init__(self, redis: redis.asyncio.Redis, *, timeout: float = 2.0,
+                 ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S, country_code: str = "86",
+                 plan: NumberingPlan | None = None) -> None:
+        """`ttl_s`: keys.call_record_ttl_s(settings), how long a finished callback is kept."""
         self._redis = redis
         self._country_code = country_code
         self._plan = plan

@@ -18,15 +18,17 @@ One dial at a time per dialer: bounded load, and an agent is never offered two c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis.asyncio as aioredis
+
 from ivr import keys
+from ivr.clock import Clock, WallTime
 from ivr.privacy.masking import mask_number
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
@@ -35,14 +37,9 @@ from ivr.queueing.liveops import apply_ops, callback_ops
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import interface, ring_cycle
 from ivr.schedule import Schedule, read_override
+from ivr.settings import Settings
 from ivr.state.writer import Op as RecordOp
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
-    from ivr.clock import Clock
-    from ivr.settings import Settings
-    from ivr.state.writer import RecordWriter
+from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
 CALLBACK_CONTEXT = "ivr-callback"
@@ -67,8 +64,12 @@ def dial_string(template: str, number: str) -> str:
 
 class CallbackDialer:
     def __init__(self, settings: Settings, cfg: QueueConfig, schedules: dict[str, Schedule], clock: Clock,
-                 redis: RedisGetter, writer: RecordWriter | None = None) -> None:
+                 redis: RedisGetter, writer: RecordWriter | None = None, *, wall: WallTime = time.time) -> None:
+        """`clock`: when callbacks may be dialled (the callback schedule); `wall`: event times and the
+        day of the counters, shared with the AMI listener."""
         self.settings, self.cfg, self.schedules, self.clock = settings, cfg, schedules, clock
+        self.wall = wall
+        self.ttl_s = keys.call_record_ttl_s(settings)
         self.redis = redis
         self.writer = writer
         self.poll_s = settings.callback_poll_s
@@ -100,7 +101,7 @@ class CallbackDialer:
         if redis is None:
             return 0
         made = 0
-        store = CallbackStore(redis, country_code=self.cfg.country_code)
+        store = CallbackStore(redis, ttl_s=self.ttl_s, country_code=self.cfg.country_code)
         for name, q in self.cfg.queues.items():
             schedule = self.schedules.get(q.callback.schedule)
             if not q.callback.enabled or schedule is None:
@@ -163,16 +164,23 @@ class CallbackDialer:
         status = await store.fail(cb_id, queue, reason, self.clock.now(), cb.number if cb else None)
         self.failed_undialable += 1
         log.warning("callback %s (queue %s) cannot be dialled (%s): %s", cb_id, queue, reason, status)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(apply_ops(redis, callback_ops(queue, self._day(), "failed")), REDIS_TIMEOUT)
+        await self._count(redis, queue, "failed")
         if cb is not None and self.writer is not None:
-            event = {"t": time.time(), "kind": "callback_failed", "callback": cb_id, "reason": reason,
+            event = {"t": self.wall(), "kind": "callback_failed", "callback": cb_id, "reason": reason,
                      "status": status}
             self.writer.submit([RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
                                 RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))])
 
     def _day(self) -> str:
-        return datetime.fromtimestamp(time.time(), ZoneInfo(self.settings.timezone)).date().isoformat()
+        return datetime.fromtimestamp(self.wall(), ZoneInfo(self.settings.timezone)).date().isoformat()
+
+    async def _count(self, redis: aioredis.Redis, queue: str, what: str) -> None:
+        """Today's callback counter; best effort (the callback itself is already recorded)."""
+        try:
+            ops = callback_ops(queue, self._day(), what, ttl_s=self.ttl_s)
+            await asyncio.wait_for(apply_ops(redis, ops), REDIS_TIMEOUT)
+        except Exception as exc:  # Redis slow or gone: the wallboard misses one count, the dialer goes on
+            log.warning("callback dialer: %s counter of queue %s not written (%s)", what, queue, exc)
 
     async def _line(self, redis: aioredis.Redis, queue: str) -> tuple[list[tuple[float, int]], str | None]:
         """Asterisk's truth (QueueStatus): the callers waiting as (since, priority), and a free agent.
@@ -183,7 +191,7 @@ class CallbackDialer:
         messages = reply if isinstance(reply, list) else [reply]
         known = await asyncio.wait_for(redis.hgetall(keys.queue_callers(queue)), REDIS_TIMEOUT)
         live = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in known.items()}
-        now, waiting, free = time.time(), [], None
+        now, waiting, free = self.wall(), [], None
         for m in messages:
             event = str(m.get("Event", ""))
             if event == "QueueEntry":
@@ -252,17 +260,15 @@ class CallbackDialer:
     async def _attempt(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, agent: str,
                        dial: str) -> None:
         self.attempts += 1
-        started = time.time()
+        started = time.monotonic()
         outcome, detail = await self._dial(cb, agent, dial)
-        detail["took_s"] = round(time.time() - started, 2)
+        detail["took_s"] = round(time.monotonic() - started, 2)
         status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail)
         log.info("callback %s (queue %s) via agent %s: %s -> %s", cb.id, cb.queue, agent, outcome, status)
         if status in ("done", "failed"):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(apply_ops(redis, callback_ops(
-                    cb.queue, self._day(), "completed" if status == "done" else "failed")), REDIS_TIMEOUT)
+            await self._count(redis, cb.queue, "completed" if status == "done" else "failed")
         if self.writer is not None:
-            event = {"t": time.time(), "kind": "callback_attempt", "callback": cb.id, "outcome": outcome,
+            event = {"t": self.wall(), "kind": "callback_attempt", "callback": cb.id, "outcome": outcome,
                      "status": status, **detail}
             ops = [RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
                    RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))]

@@ -152,7 +152,7 @@ class QueueListener:
         self.ping_s = ping_s
         self.backoff_max_s = backoff_max_s
         self.reducer = LiveReducer(ring_cycle(cfg, settings), cfg.rings, settings.timezone,
-                                   cfg.autopause_after_misses)
+                                   cfg.autopause_after_misses, day_ttl_s=keys.call_record_ttl_s(settings))
         self.connected = asyncio.Event()
         self.sessions = 0  # successful (re)connects, each with a QueueStatus resync
         self._events: asyncio.Queue[tuple[dict[str, str], bool]] = asyncio.Queue(maxsize=20_000)

@@ -75,8 +75,11 @@ def _member_state(e: Event) -> str:
 
 
 class LiveReducer:
-    def __init__(self, ring_cycle_s: float, rings: int, tz: str, autopause_after_misses: int) -> None:
+    def __init__(self, ring_cycle_s: float, rings: int, tz: str, autopause_after_misses: int, *,
+                 day_ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> None:
+        """`day_ttl_s`: keys.call_record_ttl_s(settings), how long the day counters are kept."""
         self.ring_cycle_s = ring_cycle_s
+        self.day_ttl_s = day_ttl_s
         self.rings = rings
         self.tz = ZoneInfo(tz)
         self.misses = MissCounter(autopause_after_misses)
@@ -86,6 +89,9 @@ class LiveReducer:
 
     def _day(self, now: float) -> str:
         return datetime.fromtimestamp(now, self.tz).date().isoformat()
+
+    def _counters(self, queue: str, day: str, counters: dict[str, int]) -> list[Op]:
+        return day_ops(queue, day, counters, ttl_s=self.day_ttl_s)
 
     def feed_many(self, events: Iterable[Event], now: float) -> Update:
         out = Update()
@@ -115,7 +121,7 @@ class LiveReducer:
         self._callers[uid] = _Caller(q, now)
         entry = {"caller": e.get("CallerIDNum", ""), "since": now, "position": int(e.get("Position") or 0),
                  "priority": int(e.get("Priority") or 0)}
-        return Update([HSet(keys.queue_callers(q), uid, entry), *day_ops(q, self._day(now), {"offered": 1})])
+        return Update([HSet(keys.queue_callers(q), uid, entry), *self._counters(q, self._day(now), {"offered": 1})])
 
     def _find(self, uid: str) -> _Caller | None:
         return self._callers.get(uid) or self._gone.get(uid)
@@ -135,7 +141,7 @@ class LiveReducer:
         waited = max(0.0, now - since)
         day = self._day(now)
         ops: list[Op] = [HDel(keys.queue_callers(q), uid),
-                         *day_ops(q, day, {"abandoned": 1, f"abandoned_wait:{abandon_bucket(waited)}": 1}),
+                         *self._counters(q, day, {"abandoned": 1, f"abandoned_wait:{abandon_bucket(waited)}": 1}),
                          HIncrFloat(keys.queue_day(q, day), "abandoned_wait_s", waited)]
         timing = answer_timing(since, caller.first_ring if caller else None, None, now, self.ring_cycle_s, self.rings)
         return Update(ops, timings={uid: timing})
@@ -158,7 +164,8 @@ class LiveReducer:
 
     def _on_agentringnoanswer(self, e: Event, now: float) -> Update:
         q, agent = e["Queue"], _iface(e)
-        ops = [*self._agent(q, agent, self._idle_state(q, agent), now), *day_ops(q, self._day(now), {"rang_out": 1})]
+        ops = [*self._agent(q, agent, self._idle_state(q, agent), now),
+               *self._counters(q, self._day(now), {"rang_out": 1})]
         order = self.misses.missed(agent)
         return Update(ops, pauses=[order] if order else [])
 
@@ -173,7 +180,7 @@ class LiveReducer:
                                caller_first_ring_at=caller.first_ring if caller else None)
         day = self._day(now)
         counters = {"answered": 1, **({"answered_in_time": 1} if timing.within_rings else {})}
-        ops = [*self._agent(q, agent, "on_call", now), *day_ops(q, day, counters),
+        ops = [*self._agent(q, agent, "on_call", now), *self._counters(q, day, counters),
                HIncrFloat(keys.queue_day(q, day), "wait_s", timing.wait_s)]
         return Update(ops, timings={uid: timing})
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import redis.asyncio
 
 from ivr import keys
+from ivr.queueing.overflow import OverflowDecision
 
-if TYPE_CHECKING:
-    import redis.asyncio
-
-    from ivr.queueing.overflow import OverflowDecision
-
-DAY_TTL_S = 120 * 86400  # counters are kept as long as call records
 HANDLE_TIMES_KEPT = 50
 
 
@@ -71,22 +68,25 @@ class Expire:
 Op = HSet | HDel | HIncr | HIncrFloat | Del | PushCapped | Expire
 
 
-def day_ops(queue: str, day: str, counters: dict[str, int]) -> list[Op]:
+def day_ops(queue: str, day: str, counters: dict[str, int], *,
+            ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
+    """`ttl_s`: keys.call_record_ttl_s(settings); counters are kept as long as call records."""
     key = keys.queue_day(queue, day)
     ops: list[Op] = [HIncr(key, name, n) for name, n in counters.items()]
-    return [*ops, Expire(key, DAY_TTL_S)]
+    return [*ops, Expire(key, ttl_s)]
 
 
-def overflow_ops(decision: OverflowDecision, day: str) -> list[Op]:
+def overflow_ops(decision: OverflowDecision, day: str, *, ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
     """Counters of an overflow decision (the engine calls this; AMI does not know our rules)."""
-    return day_ops(decision.queue, day, {f"overflow:{decision.rule}": 1, f"overflow_reason:{decision.reason_code}": 1})
+    counters = {f"overflow:{decision.rule}": 1, f"overflow_reason:{decision.reason_code}": 1}
+    return day_ops(decision.queue, day, counters, ttl_s=ttl_s)
 
 
-def callback_ops(queue: str, day: str, what: str) -> list[Op]:
+def callback_ops(queue: str, day: str, what: str, *, ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
     """`what`: requested, completed or failed."""
     if what not in ("requested", "completed", "failed"):
         raise ValueError(f"callback counter {what!r}: want requested, completed or failed")
-    return day_ops(queue, day, {f"callbacks_{what}": 1})
+    return day_ops(queue, day, {f"callbacks_{what}": 1}, ttl_s=ttl_s)
 
 
 async def apply_ops(redis: redis.asyncio.Redis, ops: list[Op]) -> None:
