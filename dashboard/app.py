@@ -1,11 +1,14 @@
 """The dashboard's FastAPI app. `create_app(settings)` builds it; nothing happens at import.
 
 Start-up (lifespan) connects to Redis, enforces the production rules (users exist, none with a
-default password), and starts the wallboard hub; feature routers are mounted explicitly here.
+default password), and starts the background tasks (wallboard hub, trend sampler, weekly QA draw)
+under one TaskSupervisor, whose deaths /metrics counts; the routers of dashboard/routes/ are
+mounted explicitly here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -44,8 +47,10 @@ from dashboard.sessions import SessionStore
 from dashboard.users import DEV_ADMIN, UserStore, check_production_users
 from dashboard.wallboard import Wallboard
 from dashboard.weekly_sample import weekly_draw
+from ivr import keys
 from ivr.clock import Clock, clock_from_settings, zone
 from ivr.settings import Settings
+from ivr.tasks import DeathHook, TaskSupervisor
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -53,7 +58,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-async def _startup(settings: Settings, redis: Redis, clock: Clock) -> Services:
+async def _startup(settings: Settings, redis: Redis, clock: Clock, tasks: TaskSupervisor) -> Services:
     users = UserStore(redis, settings.dashboard_login_hash_threads)
     if settings.dashboard_production:
         await check_production_users(users)
@@ -65,8 +70,16 @@ async def _startup(settings: Settings, redis: Redis, clock: Clock) -> Services:
     return Services(
         settings=settings, redis=redis, clock=clock, users=users,
         sessions=SessionStore(redis, settings.dashboard_session_idle, settings.dashboard_session_max),
-        audit=AuditLog(redis, clock), templates=templates,
+        audit=AuditLog(redis, clock), templates=templates, tasks=tasks,
     )
+
+
+def _death_counter(redis: Redis) -> DeathHook:
+    async def count(name: str) -> None:
+        # Where ivr serve counts its own (keys.TASK_DEATHS), so /metrics shows the dashboard's too.
+        await asyncio.wait_for(redis.hincrby(keys.TASK_DEATHS, name, 1), 2.0)
+
+    return count
 
 
 def _localtime_filter(tz: str) -> Callable[[Any], str]:
@@ -84,10 +97,10 @@ def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["flows"] = FlowFiles(svc.settings.flows_dir, svc.settings.state_dir)
     wb = Wallboard(svc)
     svc.extra["wallboard"] = wb
-    wb.start()
+    wb.start(svc.tasks)
     app.state.on_stop.append(wb.stop)
     weekly = weekly_draw(svc)
-    weekly.start()
+    weekly.start(svc.tasks)
     app.state.on_stop.append(weekly.stop)
 
 
@@ -160,14 +173,16 @@ def create_app(settings: Settings, *, redis: Redis | None = None, clock: Clock |
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = redis or Redis.from_url(settings.redis_url, decode_responses=True)
+        tasks = TaskSupervisor(on_death=_death_counter(client))
         try:
-            svc = await _startup(settings, client, clock or clock_from_settings(settings))
+            svc = await _startup(settings, client, clock or clock_from_settings(settings), tasks)
             app.state.services = svc
             _start_features(app, svc)
             yield
         finally:
             for stop in list(getattr(app.state, "on_stop", [])):
-                await stop()
+                stop()  # flags first: a loop that swallowed its cancellation still ends
+            await tasks.stop()
             if redis is None:
                 await client.aclose()
 

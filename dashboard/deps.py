@@ -15,6 +15,7 @@ from dashboard.sessions import COOKIE, Session, SessionStore, tokens_match
 from dashboard.users import UserStore
 from ivr.clock import Clock
 from ivr.settings import Settings
+from ivr.tasks import TaskSupervisor
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
@@ -32,6 +33,7 @@ class Services:
     sessions: SessionStore
     audit: AuditLog
     templates: Jinja2Templates
+    tasks: TaskSupervisor  # every background task of the app: kept, deaths logged, counted, restarted
     extra: dict[str, Any] = field(default_factory=dict)  # per-feature singletons (hub, AMI client ...)
 
 

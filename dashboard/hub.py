@@ -1,9 +1,10 @@
 """Fan-out of live snapshots to SSE clients.
 
-One background task per hub polls Redis every `interval` seconds (default 0.2 s, so a change
-reaches browsers well within a second) while at least one client listens, and pushes a snapshot
-only when it changed. Each client has a one-slot queue: a slow browser skips to the newest
-snapshot instead of piling up memory.
+One background task per hub (`run`, kept by the dashboard's TaskSupervisor, so a death is logged,
+counted for /metrics and restarted) polls Redis every `interval` seconds (default 0.2 s, so a
+change reaches browsers well within a second) while at least one client listens, waits for a
+client otherwise, and pushes a snapshot only when it changed. Each client has a one-slot queue:
+a slow browser skips to the newest snapshot instead of piling up memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+from ivr.tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 Snapshot = Callable[[], Awaitable[dict[str, Any]]]
@@ -28,12 +31,22 @@ class Hub:
         self.interval = interval
         self.max_clients = max_clients
         self._clients: set[asyncio.Queue[str]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()  # set while the poller polls (a client came since it last idled)
         self._last: str | None = None
 
     @property
     def clients(self) -> int:
         return len(self._clients)
+
+    def start(self, tasks: TaskSupervisor, name: str = "wallboard-hub") -> None:
+        tasks.spawn(name, self.run)
+
+    async def run(self) -> None:
+        """The poller, for the life of the app: polls while someone listens, then waits for the next one."""
+        while True:
+            await self._listening.wait()
+            await self._poll()
+            self._listening.clear()  # no await since _poll saw no client: a new one cannot be missed
 
     async def _poll(self) -> None:
         while self._clients:
@@ -53,10 +66,10 @@ class Hub:
                     q.put_nowait(data)
             await asyncio.sleep(self.interval)
 
-    def _ensure_running(self) -> None:
-        if self._task is None or self._task.done():
-            self._last = self._last_key = None
-            self._task = asyncio.create_task(self._poll(), name="wallboard-hub")
+    def _ensure_polling(self) -> None:
+        if not self._listening.is_set():
+            self._last = self._last_key = None  # idle since: the next read is pushed whatever it is
+            self._listening.set()
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:
@@ -66,19 +79,15 @@ class Hub:
         if self._last is not None:
             q.put_nowait(self._last)  # a new client gets the current state at once
         self._clients.add(q)
-        self._ensure_running()
+        self._ensure_polling()
         try:
             yield q
         finally:
             self._clients.discard(q)
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """Lets every client go; TaskSupervisor.stop() ends the poller."""
         self._clients.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 async def sse_events(hub: Hub, is_disconnected: Callable[[], Awaitable[bool]],

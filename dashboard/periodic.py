@@ -1,7 +1,10 @@
-"""A background job run every `interval` seconds until stopped.
+"""A background job run every `interval` seconds, as a task of the dashboard's TaskSupervisor.
 
-Stopping sets a flag as well as cancelling: on Python 3.11 `asyncio.wait_for` (used by readers
-such as ivr.schedule.read_override) can swallow a cancellation, and the flag still ends the loop.
+A failing job (Redis down and the like) is logged and runs again next time; anything that ends
+the loop itself is the supervisor's to see: logged, counted for /metrics, restarted with backoff.
+Stopping sets a flag before the supervisor cancels: on Python 3.11 `asyncio.wait_for` (used by
+readers such as ivr.schedule.read_override) can swallow a cancellation, and the flag still ends
+the loop, as a cancellation, so that the supervisor does not take the end for a death.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from ivr.tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +25,8 @@ class Periodic:
         self._job = job
         self.interval = interval
         self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while not self._stop.is_set():
             try:
                 await self._job()
@@ -30,14 +34,12 @@ class Periodic:
                 log.warning("%s failed: %s", self.name, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval)
+        raise asyncio.CancelledError  # stopped on purpose: not a death of the task
 
-    def start(self) -> None:
+    def start(self, tasks: TaskSupervisor) -> None:
         self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        tasks.spawn(self.name, self.run)
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """Ends the loop at its next turn; TaskSupervisor.stop() then cancels and waits for it."""
         self._stop.set()
-        task, self._task = self._task, None
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait([task], timeout=1.0)

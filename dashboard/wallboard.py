@@ -13,6 +13,7 @@ from dashboard.hub import Hub
 from dashboard.livestate import Board, read_board
 from dashboard.periodic import Periodic
 from dashboard.trends import record_sample
+from ivr.tasks import TaskSupervisor
 
 
 class Wallboard:
@@ -51,12 +52,13 @@ class Wallboard:
     async def _sample(self) -> None:
         await record_sample(self.svc.redis, await self.board(), self.svc.clock.now())
 
-    def start(self) -> None:
-        self.sampler.start()
+    def start(self, tasks: TaskSupervisor) -> None:
+        self.hub.start(tasks)
+        self.sampler.start(tasks)
 
-    async def stop(self) -> None:
-        await self.hub.stop()
-        await self.sampler.stop()
+    def stop(self) -> None:
+        self.hub.stop()
+        self.sampler.stop()
 
 
 def wallboard(svc: Services) -> Wallboard:

@@ -1,8 +1,8 @@
 """Prometheus /metrics: queue and service-level gauges from the same live state as the wallboard,
 and the counters the call path keeps in Redis (the serve process has no HTTP endpoint of its own):
 `ivr_voicemail_lost_total{reason}`, messages that could not be kept (ivr/engine/handoff.py), and
-`ivr_background_task_deaths_total{task}`, background tasks of `ivr serve` that died and were
-restarted (ivr/tasks.py).
+`ivr_background_task_deaths_total{task}`, background tasks of `ivr serve` and of the dashboard
+(wallboard hub, trend sampler, weekly QA draw) that died and were restarted (ivr/tasks.py).
 
 Each scrape builds its own registry from one Redis read, so nothing is kept in process-global
 state. Only aggregates are exported (no numbers, no names), so the endpoint needs no login and a
@@ -71,8 +71,8 @@ class _CounterCollector(Collector):
                                    labels=["reason"])
         for reason in sorted(set(VOICEMAIL_LOST_REASONS) | set(self.voicemail_lost)):
             lost.add_metric([reason], self.voicemail_lost.get(reason, 0))
-        deaths = CounterMetricFamily("ivr_background_task_deaths", "Background tasks of ivr serve that died "
-                                     "(each restarted with backoff)", labels=["task"])
+        deaths = CounterMetricFamily("ivr_background_task_deaths", "Background tasks of ivr serve and the "
+                                     "dashboard that died (each restarted with backoff)", labels=["task"])
         for task in sorted(self.task_deaths):
             deaths.add_metric([task], self.task_deaths[task])
         return [lost, deaths]
