@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from ivr.transcribe.options import WorkerOptions
+
 
 class _FilesByDefault(TyperGroup):
     """`ivr transcribe FILE...` and `--pending` go to the `files` command."""
@@ -109,16 +111,22 @@ def worker(
     ] = None,
     burst: Annotated[bool, typer.Option(help="Exit when the queue is empty")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name (default: RQ's)")] = None,
-    monitor_interval: Annotated[int, typer.Option(help="Seconds between heartbeats of a running job")] = 30,
-    heartbeat_grace: Annotated[int, typer.Option(help="A job this many seconds late is abandoned")] = 60,
+    monitor_interval: Annotated[
+        int, typer.Option(help="Seconds between heartbeats of a running job")
+    ] = WorkerOptions.monitor_interval,
+    heartbeat_grace: Annotated[
+        int, typer.Option(help="A job this many seconds late is abandoned")
+    ] = WorkerOptions.heartbeat_grace,
     maintenance_interval: Annotated[
         int, typer.Option(help="Seconds between sweeps for abandoned jobs")
-    ] = 600,
-    worker_ttl: Annotated[int, typer.Option(help="Seconds before a silent worker counts as dead")] = 420,
+    ] = WorkerOptions.maintenance_interval,
+    worker_ttl: Annotated[
+        int, typer.Option(help="Seconds before a silent worker counts as dead")
+    ] = WorkerOptions.worker_ttl,
 ) -> None:
     """Serve the transcription queue: load the model(s) once, fork one work-horse per job."""
     from ivr.settings import load_settings
-    from ivr.transcribe.worker import WorkerOptions, run_worker
+    from ivr.transcribe.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     opts = WorkerOptions(

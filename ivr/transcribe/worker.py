@@ -7,30 +7,19 @@ shared copy-on-write; no job pays the load time. Run one worker per CPU core.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+from rq import Worker
+from rq.job import Job
 
 from ivr.settings import Settings
 from ivr.transcribe.jobs import queue
 from ivr.transcribe.models import load_model, model_path
+from ivr.transcribe.options import WorkerOptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    """Timings of failure detection. The defaults are RQ's; tests shorten them to see a dead
-    worker's job come back within seconds instead of minutes."""
-
-    burst: bool = False
-    name: str | None = None
-    monitor_interval: int = 30  # seconds between heartbeats of a running job
-    heartbeat_grace: int = 60  # a job whose heartbeat is this late is abandoned
-    maintenance_interval: int = 600  # seconds between sweeps for abandoned jobs
-    worker_ttl: int = 420
 
 
 def preload(settings: Settings, languages: list[str]) -> list[Path]:
@@ -44,19 +33,18 @@ def preload(settings: Settings, languages: list[str]) -> list[Path]:
     return paths
 
 
-def _worker_class() -> Any:
-    from rq import Worker
+class TranscribeWorker(Worker):
+    """RQ's worker with the heartbeat grace as an option (RQ adds a fixed 60 s)."""
 
-    class TranscribeWorker(Worker):
-        heartbeat_grace = 60
+    def __init__(self, *args: Any, heartbeat_grace: int = WorkerOptions.heartbeat_grace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heartbeat_grace = heartbeat_grace
 
-        def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-            if job.timeout and job.timeout > 0:
-                remaining = job.timeout - working_time
-                return int(min(remaining, self.job_monitoring_interval)) + self.heartbeat_grace
-            return int(self.job_monitoring_interval) + self.heartbeat_grace
-
-    return TranscribeWorker
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        if job.timeout and job.timeout > 0:
+            remaining = job.timeout - working_time
+            return int(min(remaining, self.job_monitoring_interval)) + self.heartbeat_grace
+        return int(self.job_monitoring_interval) + self.heartbeat_grace
 
 
 def run_worker(settings: Settings, languages: list[str], options: WorkerOptions) -> bool:
@@ -64,14 +52,13 @@ def run_worker(settings: Settings, languages: list[str], options: WorkerOptions)
     models = preload(settings, languages)
     log.info("transcription worker: models %s", ", ".join(str(m) for m in models))
     conn = redis.Redis.from_url(settings.redis_url)
-    cls = _worker_class()
-    cls.heartbeat_grace = options.heartbeat_grace
-    worker = cls(
+    worker = TranscribeWorker(
         [queue(conn, settings)],
         connection=conn,
         name=options.name,
         job_monitoring_interval=options.monitor_interval,
         maintenance_interval=options.maintenance_interval,
         worker_ttl=options.worker_ttl,
+        heartbeat_grace=options.heartbeat_grace,
     )
     return bool(worker.work(burst=options.burst, with_scheduler=True, logging_level="INFO"))
