@@ -172,7 +172,10 @@ def create_app(settings: Settings, *, redis: Redis | None = None, clock: Clock |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = redis or Redis.from_url(settings.redis_url, decode_responses=True)
+        # Timeouts on the socket: a Redis that hangs makes requests fail (503) instead of hanging them.
+        client = redis or Redis.from_url(settings.redis_url, decode_responses=True,
+                                         socket_timeout=settings.dashboard_redis_timeout,
+                                         socket_connect_timeout=settings.dashboard_redis_timeout)
         tasks = TaskSupervisor(on_death=_death_counter(client))
         try:
             svc = await _startup(settings, client, clock or clock_from_settings(settings), tasks)

@@ -18,21 +18,21 @@ from dashboard.svgchart import line_chart
 from ivr import keys
 
 log = logging.getLogger(__name__)
-KEEP_DAYS = 8
 
 
 def seconds_of_day(now: datetime) -> int:
     return now.hour * 3600 + now.minute * 60 + now.second
 
 
-async def record_sample(redis: Redis, board: Board, now: datetime) -> None:
+async def record_sample(redis: Redis, board: Board, now: datetime, ttl_s: int) -> None:
+    """Appends the board to the day's samples; the day's key lives `ttl_s` (keys.dashboard_trend_ttl_s)."""
     point = {"t": seconds_of_day(now), "queues": {
         q.name: {"waiting": q.waiting, "available": q.agents["available"], "sl": q.service_level_pct,
                  "abandoned": q.abandoned} for q in board.queues}}
     key = keys.dashboard_trend(now.date().isoformat())
     pipe = redis.pipeline(transaction=False)
     pipe.rpush(key, json.dumps(point))
-    pipe.expire(key, KEEP_DAYS * 86400)
+    pipe.expire(key, ttl_s)
     await pipe.execute()
 
 

@@ -13,6 +13,7 @@ from dashboard.hub import Hub
 from dashboard.livestate import Board, read_board
 from dashboard.periodic import Periodic
 from dashboard.trends import record_sample
+from ivr import keys
 from ivr.tasks import TaskSupervisor
 
 
@@ -50,7 +51,8 @@ class Wallboard:
         return await asyncio.shield(self._inflight)
 
     async def _sample(self) -> None:
-        await record_sample(self.svc.redis, await self.board(), self.svc.clock.now())
+        await record_sample(self.svc.redis, await self.board(), self.svc.clock.now(),
+                            keys.dashboard_trend_ttl_s(self.svc.settings))
 
     def start(self, tasks: TaskSupervisor) -> None:
         self.hub.start(tasks)

@@ -105,8 +105,14 @@ CALL_HANGUP_BY = "hangup_by"  # "agent" | "caller" | "system", written by the ca
 
 
 def dashboard_trend(iso_day: str) -> str:
-    """Wallboard samples of one local day: list of JSON {"t": seconds since midnight, "queues": {...}}."""
+    """Wallboard samples of one local day: list of JSON {"t": seconds since midnight, "queues": {...}}.
+    TTL dashboard_trend_ttl_s (refreshed by every sample)."""
     return f"{PREFIX}:dashboard:trend:{iso_day}"
+
+
+def dashboard_trend_ttl_s(settings: Settings) -> int:
+    """A day's trend samples are kept IVR_DASHBOARD_TREND_DAYS (a week back and today, by default)."""
+    return settings.dashboard_trend_days * DAY_S
 
 
 def dashboard_login_failures(name: str) -> str:

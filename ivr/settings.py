@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     dashboard_login_hash_threads: int = Field(2, ge=1, description="password checks (argon2) run at once")
     dashboard_access_coalesce: int = Field(
         300, ge=1, description="seconds in which one user's requests for one recording/transcript are one audit entry")
+    dashboard_trend_days: int = Field(8, ge=1, description="days the wallboard's trend samples are kept in Redis")
+    dashboard_login_form_ttl: int = Field(3600, ge=60, description="seconds a login form stays valid (its CSRF cookie)")
+    dashboard_redis_timeout: float = Field(
+        5.0, gt=0, description="seconds the dashboard waits for a Redis connection and for each reply")
 
     # Recording, transcription, QA, retention (issue 4; docs/transcription.md)
     vosk_models: dict[str, str] = Field(default_factory=dict, description="language -> Vosk model dir")

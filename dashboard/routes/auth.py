@@ -28,7 +28,7 @@ def _login_page(request: Request, svc: Svc, next_url: str, error: str = "", stat
     token = secrets.token_urlsafe(24)
     resp = render(request, "login.html", status_code=status, login_csrf=token, next_url=next_url, error=error)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                    secure=svc.settings.dashboard_production, max_age=3600)
+                    secure=svc.settings.dashboard_production, max_age=svc.settings.dashboard_login_form_ttl)
     return resp
 
 
