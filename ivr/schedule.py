@@ -13,16 +13,17 @@ import json
 import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+import redis.asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import YAMLError
 
 from ivr import keys
 from ivr.clock import Clock, ClockError, zone
 from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
-
-if TYPE_CHECKING:
-    import redis.asyncio
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +236,9 @@ def _issues(name: str, body: Any, base_line: int, exc: ValidationError) -> list[
     return out
 
 
-def _yaml() -> Any:
+def _yaml() -> YAML:
     """Round-trip YAML (line numbers) that leaves dates as strings, so pydantic reports a bad
     date as a field error with its line instead of the parser failing on the whole file."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import RoundTripConstructor
 
     class _Constructor(RoundTripConstructor):
         pass
@@ -253,8 +252,6 @@ def _yaml() -> Any:
 
 def load_schedules(path: Path) -> dict[str, Schedule]:
     """Parse and check a schedules file; ScheduleError lists every problem with its line."""
-    from ruamel.yaml.error import YAMLError
-
     try:
         data = load_admin_yaml(path.read_text(encoding="utf-8"), _yaml())
     except YamlShapeError as exc:

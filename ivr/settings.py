@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Policy minimums of the retention periods other than recordings' (retention_days, at least 90).
@@ -37,8 +38,6 @@ class _FileSource(PydanticBaseSettingsSource):
         path = os.environ.get("IVR_SETTINGS_FILE")
         if not path:
             return {}
-        from ruamel.yaml import YAML
-
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"IVR_SETTINGS_FILE={path}: no such file")

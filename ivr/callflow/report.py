@@ -12,13 +12,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import redis.asyncio as aioredis
 
 from ivr import keys
 from ivr.callflow.store import ReloadResult
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 WRITE_TIMEOUT = 2.0

@@ -18,10 +18,13 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watchfiles import awatch
+
 from ivr.callflow.issues import FlowIssue, errors_only
 from ivr.callflow.loader import check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
+from ivr.schedule import ScheduleError, load_schedules
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,6 @@ class SchedulesFileNames:
         self._last: list[str] = []
 
     def __call__(self) -> list[str]:
-        from ivr.schedule import ScheduleError, load_schedules
-
         if not self.path.exists():
             return []
         try:
@@ -154,8 +155,6 @@ class FlowStore:
 
     async def watch(self, stop: asyncio.Event | None = None, *, debounce_ms: int = 300) -> None:
         """Reload flows whose files change until `stop` is set (or the task is cancelled)."""
-        from watchfiles import awatch
-
         async for changes in awatch(self.flows_dir, stop_event=stop, debounce=debounce_ms, recursive=False):
             for path in sorted({Path(p) for _, p in changes}):
                 if self._is_ours(path):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from panoramisk import Manager
+from panoramisk import Manager
 
-    from ivr.settings import Settings
+from ivr.settings import Settings
 
 
 class AmiError(RuntimeError):
@@ -53,8 +52,6 @@ def response_of(reply: Any) -> Any:
 
 async def connect_ami(settings: Settings, limit_s: float = 5.0, events: str = "off") -> Manager:
     """Connect and log in with IVR_AMI_HOST/PORT/USER/SECRET; AmiError names what failed."""
-    from panoramisk import Manager
-
     where = f"AMI at {settings.ami_host}:{settings.ami_port}"
     manager = Manager(loop=asyncio.get_running_loop(), host=settings.ami_host, port=settings.ami_port,
                       username=settings.ami_user, secret=settings.ami_secret, events=events,

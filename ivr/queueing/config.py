@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from ruamel.yaml.error import YAMLError
 
 from ivr.queueing.model import Loc, QueueConfig, reference_problems
 from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
@@ -39,8 +40,6 @@ def _issue(data: Any, loc: Loc, msg: str) -> str:
 
 def parse_queue_config(text: str, path: Path, schedules: Iterable[str] | None = None) -> QueueConfig:
     """Parse queues.yaml text; `schedules` (names in schedules.yaml) also checks `during`/`schedule`."""
-    from ruamel.yaml.error import YAMLError
-
     try:
         data = load_admin_yaml(text)
     except YamlShapeError as exc:

@@ -23,7 +23,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import redis.asyncio as aioredis
 
 from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
@@ -33,12 +35,8 @@ from ivr.queueing.liveops import apply_ops
 from ivr.queueing.misses import agent_from_interface
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import ring_cycle
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
-    from ivr.settings import Settings
-    from ivr.state.writer import RecordWriter
+from ivr.settings import Settings
+from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
 RedisGetter = Callable[[], Awaitable["aioredis.Redis | None"]]

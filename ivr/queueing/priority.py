@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+
+import redis.asyncio
 
 from ivr import keys
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.numbers import BadNumber, normalize_number
-
-if TYPE_CHECKING:
-    import redis.asyncio
 
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT = 0.3  # seconds: priority is looked up while the caller waits to enter the queue
