@@ -15,7 +15,7 @@ def build_app() -> typer.Typer:
     app.add_typer(asterisk.app, name="asterisk")
     app.command(name="serve")(serve.serve)
     app.command(name="demo")(demo.demo)
-    from dashboard import cli as dashboard_cli
+    from ivr.cli import dashboard as dashboard_cli
     from ivr.cli import users
 
     app.add_typer(users.app, name="users")

@@ -1,4 +1,7 @@
-"""`ivr dashboard`: serve the dashboard with uvicorn on IVR_DASHBOARD_HOST/IVR_DASHBOARD_PORT."""
+"""`ivr dashboard`: serve the dashboard with uvicorn on IVR_DASHBOARD_HOST/IVR_DASHBOARD_PORT.
+
+uvicorn and the app are imported when the command runs, like every CLI module's heavy imports, so
+that `ivr --help` stays fast; the dashboard package itself imports nothing lazily."""
 
 from __future__ import annotations
 
