@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from pydub import AudioSegment
+from pydub.exceptions import CouldntDecodeError
 
 from ivr.transcribe.transcript import Speaker
-
-if TYPE_CHECKING:
-    from pydub import AudioSegment
 
 # Asterisk's headerless signed-linear formats: extension -> sample rate.
 _RAW_RATES = {".sln": 8000, ".raw": 8000, ".sln16": 16000, ".sln48": 48000}
@@ -52,9 +51,6 @@ def _check_wav_complete(path: Path) -> None:
 
 def decode(path: Path) -> AudioSegment:
     """The whole file, decoded; AudioError when it is missing, empty, truncated or corrupt."""
-    from pydub import AudioSegment
-    from pydub.exceptions import CouldntDecodeError
-
     path = Path(path)
     _check_file(path)
     suffix = path.suffix.lower()

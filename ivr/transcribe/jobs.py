@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
+from types import TracebackType
 from typing import Any
 
 import redis
+from rq import Callback, Queue, Retry, get_current_job
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 
 from ivr.recording.paths import RecordingError
 from ivr.settings import Settings, load_settings
@@ -41,9 +46,7 @@ def job_id(call_id: str) -> str:
     return f"transcribe-{call_id.replace('.', '_')}"
 
 
-def queue(conn: redis.Redis, settings: Settings) -> Any:
-    from rq import Queue
-
+def queue(conn: redis.Redis, settings: Settings) -> Queue:
     return Queue(settings.transcribe_queue, connection=conn, default_timeout=settings.transcribe_job_timeout)
 
 
@@ -53,10 +56,6 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
     A job already queued, running, scheduled for retry or finished is left alone; a failed or
     stopped one is put back on the queue (an explicit re-queue is a deliberate retry).
     """
-    from rq import Callback, Retry
-    from rq.exceptions import DuplicateJobError
-    from rq.job import Job, JobStatus
-
     jid = job_id(call_id)
     q = queue(conn, settings)
     retry = (
@@ -93,8 +92,6 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
 
 def transcribe_call(call_id: str, language: str) -> str:
     """The job body, run by a worker's work-horse."""
-    from rq import get_current_job
-
     job = get_current_job()
     if job is None:
         raise RuntimeError("transcribe_call runs inside an RQ worker; use pipeline.process_call elsewhere")
@@ -112,11 +109,11 @@ def transcribe_call(call_id: str, language: str) -> str:
 
 
 def on_job_failed(
-    job: Any,
+    job: Job,
     connection: redis.Redis,
     exc_type: type[BaseException] | None,
     exc_value: BaseException | None,
-    tb: Any,
+    tb: TracebackType | None,
 ) -> None:
     """RQ failure callback (also for a job abandoned by a dead worker): the reason goes on the record."""
     call_id = str(job.args[0]) if job.args else ""
@@ -139,9 +136,6 @@ def on_job_failed(
 
 def failed_jobs(conn: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
     """The failed-jobs list: job id, call id and the last error line."""
-    from rq.job import Job
-    from rq.registry import FailedJobRegistry
-
     out: list[dict[str, Any]] = []
     for jid in FailedJobRegistry(queue=queue(conn, settings)).get_job_ids():
         job = Job.fetch(jid, connection=conn)

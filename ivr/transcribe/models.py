@@ -13,10 +13,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ivr.settings import Settings
+import vosk
+
+from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ def load_model(path: Path) -> Any:
     path = Path(path).resolve()
     with _lock:
         if path not in _loaded:
-            import vosk
-
             vosk.SetLogLevel(-1)
             started = time.perf_counter()
             _loaded[path] = vosk.Model(str(path))

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from ivr import keys
+from ivr.qa.store import analyse_and_store
 from ivr.recording.paths import RecordingError, RecordingPaths, paths_from_record
 from ivr.settings import Settings
 from ivr.transcribe.models import load_model, model_path
@@ -100,8 +101,6 @@ def link(conn: redis.Redis, paths: RecordingPaths, transcript: Transcript) -> No
 
 def analyse(conn: redis.Redis, settings: Settings, call_id: str, transcript: Transcript) -> None:
     """QA flags onto the record; a QA problem (a bad phrase list) never loses the transcript."""
-    from ivr.qa.store import analyse_and_store
-
     try:
         analyse_and_store(conn, settings, call_id, transcript)
     except Exception as exc:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import vosk
+
 from ivr.transcribe.audio import load_legs, pcm_seconds
 from ivr.transcribe.transcript import Speaker, Transcript, Utterance, Word, merge_channels
 
@@ -53,8 +55,6 @@ def _results(recognizer: Any, pcm: bytes, rate: int) -> Iterator[dict[str, Any]]
 
 def recognize_channel(model: Any, pcm: bytes, rate: int, speaker: Speaker) -> list[Utterance]:
     """Utterances of one speaker, with word start/end times (seconds) and confidences."""
-    import vosk
-
     reseed_dither()
     recognizer = vosk.KaldiRecognizer(model, rate)
     recognizer.SetWords(True)
