@@ -1,16 +1,17 @@
 """A flow drawn as a graph in SVG on the server (no graphviz, nothing fetched by the browser).
 
-Layout: nodes in layers by their distance from the start node (breadth-first), one row per
-layer; edges labelled with the field that leads there (`choices.1`, `open`, `on.timeout` ...).
+Layout: nodes in layers by their distance from the start node (the breadth-first walk of
+ivr.callflow.walk, the one `ivr flows check` uses for reachability), one row per layer; edges
+labelled with the field that leads there (`choices.1`, `open`, `on.timeout` ...).
 Edges that go back up (loops, retries) are drawn as curves on the right so they stay readable.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from html import escape
 
 from ivr.callflow.model import Flow
+from ivr.callflow.walk import from_start
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 150, 40, 28, 70, 20
 COLORS = {"menu": "#dbeafe", "queue": "#dcfce7", "transfer": "#dcfce7", "hangup": "#fee2e2",
@@ -18,14 +19,7 @@ COLORS = {"menu": "#dbeafe", "queue": "#dcfce7", "transfer": "#dcfce7", "hangup"
 
 
 def layers(flow: Flow) -> list[list[str]]:
-    depth: dict[str, int] = {flow.start: 0}
-    todo = deque([flow.start])
-    while todo:
-        node_id = todo.popleft()
-        for _, target in flow.nodes[node_id].targets():
-            if target in flow.nodes and target not in depth:
-                depth[target] = depth[node_id] + 1
-                todo.append(target)
+    depth = from_start(flow)
     last = max(depth.values(), default=0)
     for node_id in flow.nodes:  # unreachable nodes (a warning in checks) go at the bottom
         depth.setdefault(node_id, last + 1)
