@@ -17,9 +17,7 @@ import asyncio
 import calendar
 import difflib
 import hashlib
-import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from ivr.callflow.loader import DATA_FILES, check_flow_file, flow_files, is_flow
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.callflow.store import SchedulesFileNames
+from ivr.files import atomic_write
 
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_FLOW_BYTES = 512 * 1024
@@ -164,24 +163,9 @@ class FlowFiles:
             raise FlowFileError(409, f"{name}.yaml changed since you opened it (now version "
                                      f"{text_version(current)}, you edited {base_version}); reload and redo")
         self._keep(name, current)
-        self._atomic_write(path, text)
+        atomic_write(path, text)  # the flow store's watcher sees the old file or the whole new one
         self._keep(name, text)
         return text_version(text), result
-
-    @staticmethod
-    def _atomic_write(path: Path, text: str) -> None:
-        # The temp name ends in .tmp, not .yaml, so the watcher ignores it until the rename.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            shutil.copymode(path, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def _keep(self, name: str, text: str) -> None:
         """Stores `text` in the history unless that version is already there."""
