@@ -12,12 +12,23 @@ The check reads the parser's event stream, which is linear in the text and never
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 MAX_DEPTH = 40  # our deepest legitimate file nests 6 levels
+
+
+class AdminFileError(ValueError):
+    """Every problem found in one admin file that is not a flow (queues.yaml, schedules.yaml), one per
+    line of the message; `issues` keeps them apart for callers that count or show them one by one."""
+
+    def __init__(self, path: Path, issues: list[str]) -> None:
+        self.path = path
+        self.issues = issues
+        super().__init__(f"{path}: {len(issues)} problem(s)\n" + "\n".join(f"  {i}" for i in issues))
 
 
 class YamlShapeError(ValueError):
@@ -59,21 +70,33 @@ def load_admin_yaml(text: str, yaml: YAML | None = None) -> Any:
     return (yaml or YAML(typ="rt")).load(text)
 
 
+def _step(node: Any, part: str | int) -> tuple[int, Any] | None:
+    """(0-based line, child) of `part` inside a ruamel mapping/sequence, or None. A mapping key is
+    matched by its text: YAML reads `1:` as an int, a pydantic location names it "1"."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if isinstance(node, dict):
+            for key in node:
+                if str(key) == str(part):
+                    return lc.key(key)[0], node[key]
+            return None
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            return lc.item(part)[0], node[part]
+    except (KeyError, IndexError, TypeError):  # ruamel keeps no position for some keys (e.g. `<<`)
+        return None
+    return None
+
+
 def line_of(node: Any, loc: Iterable[str | int]) -> int | None:
-    """1-based line of the deepest YAML node along a location (e.g. a pydantic error's `loc`);
-    ruamel.yaml round-trip nodes carry the positions in `.lc`. None when nothing matched."""
+    """1-based line of the deepest YAML node along a location (e.g. a pydantic error's `loc`; a
+    missing key: its parent's line); ruamel.yaml round-trip nodes carry the positions in `.lc`.
+    None when nothing matched."""
     line: int | None = None
     for part in loc:
-        lc = getattr(node, "lc", None)
-        if lc is None:
+        found = _step(node, part)
+        if found is None:
             break
-        try:
-            if isinstance(node, list) and isinstance(part, int):
-                line, node = lc.item(part)[0] + 1, node[part]
-            elif isinstance(node, dict) and part in node:
-                line, node = lc.key(part)[0] + 1, node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
+        line, node = found[0] + 1, found[1]
     return line

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from ivr.callflow.issues import FlowIssue, errors_only
-from ivr.callflow.lines import Locator
+from ivr.callflow.issues import FlowIssue, Locator, errors_only
 from ivr.callflow.model import Flow, audio_exists
 from ivr.callflow.walk import breadth_first
 

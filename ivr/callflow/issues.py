@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from ivr.yamlpos import line_of
 
 Severity = Literal["error", "warning"]
 
@@ -41,3 +44,24 @@ class FlowInvalid(ValueError):
         self.issues = issues
         errors = errors_only(issues)
         super().__init__(f"{file}: {len(errors)} error(s)\n" + "\n".join(f"  {i}" for i in errors))
+
+
+class Locator:
+    """Turns a path inside the flow file into a line (ivr.yamlpos.line_of) and builds issues with it."""
+
+    def __init__(self, file: str, root: Any) -> None:
+        self.file = file
+        self.root = root
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """1-based line of the deepest key found along `path` (a missing key: its parent's line)."""
+        return line_of(self.root, path)
+
+    def node_issue(
+        self, node: str, field: str | None, message: str, severity: Severity = "error"
+    ) -> FlowIssue:
+        path: list[str | int] = ["nodes", node, *(field.split(".") if field else [])]
+        return FlowIssue(self.file, node, field, self.line(path), message, severity)
+
+    def top_issue(self, field: str, message: str, severity: Severity = "error") -> FlowIssue:
+        return FlowIssue(self.file, None, field, self.line(field.split(".")), message, severity)

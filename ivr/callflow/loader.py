@@ -18,8 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ivr.callflow.checks import check_flow
-from ivr.callflow.issues import FlowInvalid, FlowIssue, errors_only
-from ivr.callflow.lines import Locator
+from ivr.callflow.issues import FlowInvalid, FlowIssue, Locator, errors_only
 from ivr.callflow.model import (
     SUPPORTED_LANGUAGES,
     Flow,
