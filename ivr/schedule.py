@@ -23,7 +23,7 @@ from ruamel.yaml.error import YAMLError
 
 from ivr import keys
 from ivr.clock import Clock, ClockError, zone
-from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
+from ivr.yamlpos import AdminFileError, YamlShapeError, line_of, load_admin_yaml
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,8 @@ OVERRIDE_TIMEOUT = 0.3  # seconds: a slow Redis must not hold up the call
 _SEARCH_DAYS = 400  # next_open looks a little over a year ahead, past any yearly holiday block
 
 
-class ScheduleError(ValueError):
+class ScheduleError(AdminFileError):
     """Every problem found in a schedules file, one per line of the message."""
-
-    def __init__(self, path: Path, issues: list[str]) -> None:
-        self.path = path
-        self.issues = issues
-        super().__init__(f"{path}: {len(issues)} problem(s)\n" + "\n".join(f"  {i}" for i in issues))
 
 
 def _parse_hhmm(text: str) -> time:

@@ -10,16 +10,11 @@ from pydantic import ValidationError
 from ruamel.yaml.error import YAMLError
 
 from ivr.queueing.model import Loc, QueueConfig, reference_problems
-from ivr.yamlpos import YamlShapeError, line_of, load_admin_yaml
+from ivr.yamlpos import AdminFileError, YamlShapeError, line_of, load_admin_yaml
 
 
-class QueueConfigError(ValueError):
+class QueueConfigError(AdminFileError):
     """Every problem found in a queues file, one per line of the message."""
-
-    def __init__(self, path: Path, issues: list[str]) -> None:
-        self.path = path
-        self.issues = issues
-        super().__init__(f"{path}: {len(issues)} problem(s)\n" + "\n".join(f"  {i}" for i in issues))
 
 
 def _where(loc: Loc) -> str:
