@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from dashboard.app import create_app
 from ivr import keys
 from ivr.settings import Settings
-from tests.browser.dashboard_support import add_users, login
+from tests.dashboard_support import add_users, login
 from tests.support.pbx import dashboard_pbx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
 from ivr import keys
-from tests.browser.dashboard_support import add_users, dashboard_settings, login
+from tests.dashboard_support import add_users, dashboard_settings, login
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[1]

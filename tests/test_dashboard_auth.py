@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.users import StartupRefused, UserError, UserStore
 from ivr import keys
-from tests.browser.dashboard_support import PASSWORDS, add_users, dashboard_settings, login
+from tests.dashboard_support import PASSWORDS, add_users, dashboard_settings, login
 
 pytestmark = pytest.mark.timeout(60)
 

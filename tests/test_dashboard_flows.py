@@ -21,7 +21,7 @@ from dashboard.app import create_app
 from dashboard.flowfiles import FlowFiles, text_version
 from ivr import keys
 from ivr.callflow.store import FlowStore
-from tests.browser.dashboard_support import add_users, dashboard_settings, login
+from tests.dashboard_support import add_users, dashboard_settings, login
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from dashboard.app import create_app
 from ivr import keys
 from ivr.prompts import prompt_file
 from ivr.state.incident import Incident, get_incident, render_statement
-from tests.browser.dashboard_support import add_users, dashboard_settings, login
+from tests.dashboard_support import add_users, dashboard_settings, login
 from tests.support.components import require
 
 pytestmark = pytest.mark.timeout(90)

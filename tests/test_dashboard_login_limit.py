@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from ivr import keys
-from tests.browser.dashboard_support import LOGIN_CSRF, PASSWORDS, add_users, dashboard_settings, serve
+from tests.dashboard_support import LOGIN_CSRF, PASSWORDS, add_users, dashboard_settings, serve
 
 pytestmark = pytest.mark.timeout(90)
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.monitor import MonitorError, agent_interface, spy_request
 from ivr import keys
-from tests.browser.dashboard_support import add_users, dashboard_settings, login
+from tests.dashboard_support import add_users, dashboard_settings, login
 from tests.support.components import free_port
 
 pytestmark = pytest.mark.timeout(60)

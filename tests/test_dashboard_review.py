@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
 from ivr import keys
-from tests.browser.dashboard_support import add_users, dashboard_settings, login, write_call, write_recording
+from tests.dashboard_support import add_users, dashboard_settings, login, write_call, write_recording
 
 pytestmark = pytest.mark.timeout(60)
 KPI_FORM = {"kpi_answering": "80", "kpi_accuracy": "90", "kpi_handling": "70", "kpi_satisfaction": "100"}

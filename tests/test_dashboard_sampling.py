@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.sampling import Candidate, draw, normalize_week, week_bounds
 from ivr import keys
-from tests.browser.dashboard_support import add_users, dashboard_settings, login, write_call
+from tests.dashboard_support import add_users, dashboard_settings, login, write_call
 
 pytestmark = pytest.mark.timeout(60)
 TZ = "Asia/Shanghai"

@@ -25,7 +25,7 @@ from ivr.engine.engine import FlowEngine
 from ivr.schedule import load_schedules
 from ivr.state.callrecord import CallRecorder, CallStore
 from ivr.state.writer import RecordWriter
-from tests.browser.dashboard_support import dashboard_settings
+from tests.dashboard_support import dashboard_settings
 from tests.support.components import RedisServer
 from tests.test_engine_calls import CLOSED, FIXTURES, SCHEDULES_FILE, call, make_engine, said
 from tests.test_state_callrecord import fast_hub, wait_for

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.dashboard_support import add_users
+from tests.dashboard_support import add_users
 from tests.support.components import free_port, require
 
 REPO = Path(__file__).resolve().parents[2]

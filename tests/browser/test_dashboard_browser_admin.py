@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Dashboard, login
-from tests.browser.dashboard_support import PASSWORDS
+from tests.dashboard_support import PASSWORDS
 from tests.support.components import require
 
 pytestmark = pytest.mark.timeout(90)

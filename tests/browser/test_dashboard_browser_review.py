@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Dashboard, login
-from tests.browser.dashboard_support import PASSWORDS, write_call, write_recording
+from tests.dashboard_support import PASSWORDS, write_call, write_recording
 
 pytestmark = pytest.mark.timeout(90)
 CALL = "1700000000.7"

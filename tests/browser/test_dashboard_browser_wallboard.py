@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from ivr.queueing.live import LiveReducer
 from ivr.queueing.liveops import Op, apply_ops
 from tests.browser.conftest import Dashboard, login
-from tests.browser.dashboard_support import PASSWORDS, run_async
+from tests.dashboard_support import PASSWORDS, run_async
 
 pytestmark = pytest.mark.timeout(90)
 

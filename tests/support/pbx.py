@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ivr.settings import Settings
-from tests.browser.dashboard_support import dashboard_settings
+from tests.dashboard_support import dashboard_settings
 from tests.support.components import free_port, missing
 
 REPO = Path(__file__).resolve().parents[2]

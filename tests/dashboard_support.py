@@ -1,4 +1,5 @@
-"""Shared by the dashboard's API tests and browser tests: settings on a temp tree, users, login."""
+"""Shared by the dashboard's API tests, browser tests and the PBX fixtures of tests/support: settings on a
+temp tree, users, login, call records and recordings, a dashboard served by uvicorn."""
 
 from __future__ import annotations
 
