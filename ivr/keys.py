@@ -183,3 +183,15 @@ def queue_handle_times(queue: str) -> str:
 # Voicemail messages that could not be kept (the engine counts them, /metrics exports them as the
 # counter ivr_voicemail_lost_total{reason}): hash reason -> int. No TTL: a counter must not go back.
 VOICEMAIL_LOST = f"{PREFIX}:metrics:voicemail_lost"
+
+
+# Transcription jobs: RQ names their keys (rq:job:<id>, rq:queue:<Settings.transcribe_queue>, the
+# failed-jobs registry); we name the job and say how long it outlives its end.
+def transcribe_job_id(call_id: str) -> str:
+    """RQ job id of a call's transcription. RQ allows letters, digits, "_" and "-" only, and
+    Asterisk's uniqueid is "<epoch>.<n>"."""
+    return f"transcribe-{call_id.replace('.', '_')}"
+
+
+TRANSCRIBE_RESULT_TTL_S = DAY_S  # a done job: its transcript is on disk and linked on the call record
+TRANSCRIBE_FAILURE_TTL_S = 30 * DAY_S  # a failed job stays in `ivr transcribe failed` for a month

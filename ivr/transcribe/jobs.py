@@ -10,9 +10,9 @@ thread or process pool around every job to do the same.
 
 Worker command: `ivr transcribe worker` (one process per core; see docs/transcription.md).
 
-Idempotency: the job id is `transcribe-<call_id>` and enqueued with `unique=True`, and the
-job itself links an existing transcript instead of recomputing it; files are written to a
-temporary name and renamed. Permanent failures (empty, truncated, corrupt audio; no model)
+Idempotency: the job id is `transcribe-<call_id>` (ivr.keys, beside the jobs' TTLs), enqueued
+with `unique=True`, and the job itself links an existing transcript instead of recomputing it;
+files are written to a temporary name and renamed. Permanent failures (empty, truncated, corrupt audio; no model)
 are not retried: the reason goes on the call record, the recording stays on disk.
 """
 
@@ -29,6 +29,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from ivr import keys
 from ivr.recording.paths import RecordingError
 from ivr.settings import Settings, load_settings
 from ivr.transcribe.audio import AudioError
@@ -41,11 +42,6 @@ JOB_FUNC = "ivr.transcribe.jobs.transcribe_call"
 PERMANENT = (AudioError, ModelError, RecordingError)
 
 
-def job_id(call_id: str) -> str:
-    # RQ job ids allow letters, digits, "_" and "-" only; Asterisk's uniqueid is "<epoch>.<n>".
-    return f"transcribe-{call_id.replace('.', '_')}"
-
-
 def queue(conn: redis.Redis, settings: Settings) -> Queue:
     return Queue(settings.transcribe_queue, connection=conn, default_timeout=settings.transcribe_job_timeout)
 
@@ -56,7 +52,7 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
     A job already queued, running, scheduled for retry or finished is left alone; a failed or
     stopped one is put back on the queue (an explicit re-queue is a deliberate retry).
     """
-    jid = job_id(call_id)
+    jid = keys.transcribe_job_id(call_id)
     q = queue(conn, settings)
     retry = (
         Retry(max=settings.transcribe_retries, interval=settings.transcribe_retry_intervals)
@@ -72,8 +68,8 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
             unique=True,
             retry=retry,
             job_timeout=settings.transcribe_job_timeout,
-            result_ttl=86400,
-            failure_ttl=30 * 86400,
+            result_ttl=keys.TRANSCRIBE_RESULT_TTL_S,
+            failure_ttl=keys.TRANSCRIBE_FAILURE_TTL_S,
             on_failure=Callback(on_job_failed),
             description=f"transcribe call {call_id} ({language})",
         )
