@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio
 
 from ivr import keys
-from ivr.queueing.live import LiveReducer, Update, abandon_bucket
-from ivr.queueing.liveops import apply_ops, callback_ops, overflow_ops
+from ivr.queueing.live import LiveReducer, Update, abandon_bucket, callback_ops, overflow_ops
 from ivr.queueing.overflow import OverflowDecision
+from ivr.state.ops import apply_ops
 
 pytestmark = pytest.mark.timeout(15)
 

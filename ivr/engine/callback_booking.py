@@ -19,8 +19,9 @@ from ivr.engine.context import CallContext, End, Step
 from ivr.privacy.masking import mask_number
 from ivr.queueing.callback_texts import TextKey
 from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate, NumberRefused
-from ivr.queueing.liveops import apply_ops, callback_ops
+from ivr.queueing.live import callback_ops
 from ivr.queueing.model import LANGUAGES, QueueConfig
+from ivr.state.ops import apply_ops
 
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT = 0.5

@@ -29,12 +29,13 @@ from ivr.engine.context import CallContext, End, Step
 from ivr.queueing import announce
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
 from ivr.queueing.listener import QueuePasses
-from ivr.queueing.liveops import Op, apply_ops, overflow_ops
+from ivr.queueing.live import overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
 from ivr.queueing.pbx import EXIT_CONTEXT
 from ivr.queueing.priority import VipList, priority_for
 from ivr.schedule import read_override
+from ivr.state.ops import Op, apply_ops
 
 log = logging.getLogger(__name__)
 ANSWERED = {"", "CONTINUE"}

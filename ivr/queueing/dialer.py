@@ -33,12 +33,12 @@ from ivr.privacy.masking import mask_number
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
 from ivr.queueing.listener import RedisGetter
-from ivr.queueing.liveops import apply_ops, callback_ops
+from ivr.queueing.live import callback_ops
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import interface, ring_cycle
 from ivr.schedule import Schedule, read_override
 from ivr.settings import Settings
-from ivr.state.writer import Op as RecordOp
+from ivr.state.ops import HSet, RPush, apply_ops, dumps
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,6 @@ CALLBACK_CONTEXT = "ivr-callback"
 CUSTOMER_STATUS: dict[str, Outcome] = {"ANSWER": "answered", "NOANSWER": "customer_no_answer",
                                        "BUSY": "customer_busy"}
 REDIS_TIMEOUT = 1.0
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def dial_string(template: str, number: str) -> str:
@@ -168,8 +164,8 @@ class CallbackDialer:
         if cb is not None and self.writer is not None:
             event = {"t": self.wall(), "kind": "callback_failed", "callback": cb_id, "reason": reason,
                      "status": status}
-            self.writer.submit([RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
-                                RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))])
+            self.writer.submit([RPush(keys.call_events(cb.call_id), dumps(event)),
+                                HSet(keys.call(cb.call_id), {"callback_status": dumps(status)})])
 
     def _day(self) -> str:
         return datetime.fromtimestamp(self.wall(), ZoneInfo(self.settings.timezone)).date().isoformat()
@@ -270,6 +266,5 @@ class CallbackDialer:
         if self.writer is not None:
             event = {"t": self.wall(), "kind": "callback_attempt", "callback": cb.id, "outcome": outcome,
                      "status": status, **detail}
-            ops = [RecordOp("rpush", keys.call_events(cb.call_id), (_dumps(event),)),
-                   RecordOp("hset", keys.call(cb.call_id), ({"callback_status": _dumps(status)},))]
-            self.writer.submit(ops)
+            self.writer.submit([RPush(keys.call_events(cb.call_id), dumps(event)),
+                                HSet(keys.call(cb.call_id), {"callback_status": dumps(status)})])

@@ -31,11 +31,11 @@ from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
 from ivr.queueing.ami import AmiError, connect_ami, send
 from ivr.queueing.live import LiveReducer, Update
-from ivr.queueing.liveops import apply_ops
 from ivr.queueing.misses import agent_from_interface
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import ring_cycle
 from ivr.settings import Settings
+from ivr.state.ops import HSet, Op, RPush, apply_ops, dumps
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -267,9 +267,6 @@ class QueueListener:
         """Agent events and answer timings on the caller's call record (buffered by the writer)."""
         if self.writer is None:
             return
-        from ivr.state.callrecord import _dumps
-        from ivr.state.writer import Op
-
         kind = _RECORDED.get(e.get("Event", "").lower())
         uid = e.get("Uniqueid", "")
         ops: list[Op] = []
@@ -281,11 +278,11 @@ class QueueListener:
             payload = {"t": now, "kind": kind, "queue": e.get("Queue"), "agent": agent}
             if kind == "agent_missed":
                 payload["ring_s"] = float(e.get("RingTime") or 0) / 1000  # AgentRingNoAnswer: ms
-            ops.append(Op("rpush", keys.call_events(uid), (_dumps(payload),)))
+            ops.append(RPush(keys.call_events(uid), dumps(payload)))
             if kind == "agent_connect":
-                ops.append(Op("hset", keys.call(uid), ({"agent": _dumps(agent)},)))
+                ops.append(HSet(keys.call(uid), {"agent": dumps(agent)}))
         for call_id, timing in update.timings.items():
             fields = {"answer_timing": timing.model_dump(), "answered_within_3_rings": timing.within_rings}
-            ops.append(Op("hset", keys.call(call_id), ({k: _dumps(v) for k, v in fields.items()},)))
+            ops.append(HSet(keys.call(call_id), {k: dumps(v) for k, v in fields.items()}))
         if ops:
             self.writer.submit(ops)

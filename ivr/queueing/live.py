@@ -2,15 +2,15 @@
 
 LiveReducer is pure: it keeps what it needs between events in memory (first ring of each caller,
 each agent's state and since when) and returns Redis operations plus auto-pause orders; the AMI
-listener applies the operations atomically (liveops.apply_ops) and the pauses via AgentControl.
+listener applies the operations atomically (ivr.state.ops.apply_ops) and the pauses via AgentControl.
 A QueueStatus reply (QueueParams, QueueMember..., QueueEntry...) replaces a queue's callers and
 agents, so a listener that (re)connects starts from Asterisk's truth.
 
 Counters (keys.queue_day): offered, answered, answered_in_time (the phone that answered did so
 within `rings` ring cycles of its first ring; see ivr/queueing/timing.py), abandoned,
 abandoned_wait_s (sum) and abandoned_wait:<bucket>, wait_s (sum over answered), rang_out (offers
-not picked up). Overflow and callback counters come
-from the engine (liveops.overflow_ops / callback_ops).
+not picked up). Overflow and callback counters come from the engine and the dialer (overflow_ops,
+callback_ops below), into the same day hash. The writes are ivr.state.ops values.
 """
 
 from __future__ import annotations
@@ -22,13 +22,36 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr import keys
-from ivr.queueing.liveops import Del, HDel, HIncrFloat, HSet, Op, PushCapped, day_ops
 from ivr.queueing.misses import MissCounter, PauseOrder, agent_from_interface
+from ivr.queueing.overflow import OverflowDecision
 from ivr.queueing.timing import AnswerTiming, answer_timing
+from ivr.state.ops import Del, Expire, HDel, HIncr, HIncrFloat, HSet, Op, PushCapped, dumps
 
 Event = Mapping[str, str]
 ABANDON_BUCKETS = ((10, "0-10s"), (30, "10-30s"), (60, "30-60s"), (120, "60-120s"))
 GONE_KEPT = 1000  # callers who left recently: AgentConnect may arrive after QueueCallerLeave
+HANDLE_TIMES_KEPT = 50  # talk times behind the wait estimate (keys.queue_handle_times)
+
+
+def day_ops(queue: str, day: str, counters: dict[str, int], *,
+            ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
+    """`ttl_s`: keys.call_record_ttl_s(settings); counters are kept as long as call records."""
+    key = keys.queue_day(queue, day)
+    ops: list[Op] = [HIncr(key, name, n) for name, n in counters.items()]
+    return [*ops, Expire(key, ttl_s)]
+
+
+def overflow_ops(decision: OverflowDecision, day: str, *, ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
+    """Counters of an overflow decision (the engine calls this; AMI does not know our rules)."""
+    counters = {f"overflow:{decision.rule}": 1, f"overflow_reason:{decision.reason_code}": 1}
+    return day_ops(decision.queue, day, counters, ttl_s=ttl_s)
+
+
+def callback_ops(queue: str, day: str, what: str, *, ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S) -> list[Op]:
+    """`what`: requested, completed or failed."""
+    if what not in ("requested", "completed", "failed"):
+        raise ValueError(f"callback counter {what!r}: want requested, completed or failed")
+    return day_ops(queue, day, {f"callbacks_{what}": 1}, ttl_s=ttl_s)
 
 
 @dataclass
@@ -109,7 +132,7 @@ class LiveReducer:
         since = prev[1] if prev is not None and prev[0] == state else now
         self._agents[(queue, agent)] = (state, since)
         value = {"state": state, "since": since, **({"reason": reason} if reason else {})}
-        return [HSet(keys.queue_agents(queue), agent, value)]
+        return [HSet(keys.queue_agents(queue), {agent: dumps(value)})]
 
     def _idle_state(self, queue: str, agent: str) -> str:
         prev = self._agents.get((queue, agent))
@@ -121,7 +144,8 @@ class LiveReducer:
         self._callers[uid] = _Caller(q, now)
         entry = {"caller": e.get("CallerIDNum", ""), "since": now, "position": int(e.get("Position") or 0),
                  "priority": int(e.get("Priority") or 0)}
-        return Update([HSet(keys.queue_callers(q), uid, entry), *self._counters(q, self._day(now), {"offered": 1})])
+        return Update([HSet(keys.queue_callers(q), {uid: dumps(entry)}),
+                       *self._counters(q, self._day(now), {"offered": 1})])
 
     def _find(self, uid: str) -> _Caller | None:
         return self._callers.get(uid) or self._gone.get(uid)
@@ -152,7 +176,7 @@ class LiveReducer:
         self._callers.setdefault(uid, _Caller(q, since))
         entry = {"caller": e.get("CallerIDNum", ""), "since": self._callers[uid].since,
                  "position": int(e.get("Position") or 0), "priority": int(e.get("Priority") or 0)}
-        return Update([HSet(keys.queue_callers(q), uid, entry)])
+        return Update([HSet(keys.queue_callers(q), {uid: dumps(entry)})])
 
     # -- agents on calls
     def _on_agentcalled(self, e: Event, now: float) -> Update:
@@ -189,7 +213,7 @@ class LiveReducer:
         ops = self._agent(q, agent, self._idle_state(q, agent), now)
         talk = float(e.get("TalkTime") or 0)
         if talk > 0:
-            ops.append(PushCapped(keys.queue_handle_times(q), talk))
+            ops.append(PushCapped(keys.queue_handle_times(q), dumps(talk), HANDLE_TIMES_KEPT))
         return Update(ops)
 
     # -- membership and pauses

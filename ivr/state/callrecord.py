@@ -17,16 +17,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ivr import keys
-from ivr.state.writer import Op, RecordWriter
+from ivr.state.ops import HIncr, HSet, RPush, ZAdd, dumps
+from ivr.state.writer import RecordWriter
 
 __all__ = ["CallRecorder", "CallStore", "RecordWriter"]
 
 log = logging.getLogger(__name__)
-
-
-def _dumps(value: Any) -> str:
-    # default=str: an odd value in a record (a Path, a datetime) must not break the call.
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 class CallRecorder:
@@ -57,8 +53,8 @@ class CallRecorder:
                 "start": self._start,
             }
             self._writer.submit([
-                Op("hset", keys.call(call_id), ({k: _dumps(v) for k, v in fields.items()},)),
-                Op("zadd", keys.CALLS_INDEX, (call_id, self._start)),
+                HSet(keys.call(call_id), {k: dumps(v) for k, v in fields.items()}),
+                ZAdd(keys.CALLS_INDEX, call_id, self._start),
             ])
         except Exception:
             log.exception("call record: start(%s) failed", call_id)
@@ -70,7 +66,7 @@ class CallRecorder:
             return
         try:
             payload = {"t": self._now(), "kind": kind, **data}
-            self._writer.submit([Op("rpush", keys.call_events(self.call_id), (_dumps(payload),))])
+            self._writer.submit([RPush(keys.call_events(self.call_id), dumps(payload))])
         except Exception:
             log.exception("call record %s: event %r failed", self.call_id, kind)
 
@@ -82,8 +78,8 @@ class CallRecorder:
             log.warning("call record: set %s before start(); dropped", sorted(fields))
             return
         try:
-            mapping = {k: _dumps(v) for k, v in fields.items()}
-            self._writer.submit([Op("hset", keys.call(self.call_id), (mapping,))])
+            mapping = {k: dumps(v) for k, v in fields.items()}
+            self._writer.submit([HSet(keys.call(self.call_id), mapping)])
         except Exception:
             log.exception("call record %s: set %s failed", self.call_id, sorted(fields))
 
@@ -91,7 +87,7 @@ class CallRecorder:
         """Adds 1 to the process-wide counter `key` (a hash, ivr/keys.py) under `field`; buffered
         like the record itself, so it is counted once Redis is back."""
         try:
-            self._writer.submit([Op("hincrby", key, (field, 1))])
+            self._writer.submit([HIncr(key, field, 1)])
         except Exception:
             log.exception("counter %s[%s]: increment failed", key, field)
 

@@ -16,24 +16,13 @@ import itertools
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Literal
 
 import redis.asyncio as aioredis
 
+from ivr.state.ops import HSet, Op, RPush, ZAdd, add_to
 from ivr.state.redis import UNAVAILABLE, RedisHub
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One write. hset: args=(mapping,); rpush: args=(value,); zadd: args=(member, score);
-    hincrby: args=(field, amount), a counter: its key gets no TTL."""
-
-    cmd: Literal["hset", "rpush", "zadd", "hincrby"]
-    key: str
-    args: tuple[Any, ...]
 
 
 class RecordWriter:
@@ -143,17 +132,12 @@ class RecordWriter:
         expire: dict[str, None] = {}
         trim_index: set[str] = set()
         for op in batch:
-            if op.cmd == "hset":
-                pipe.hset(op.key, mapping=op.args[0])
+            add_to(pipe, op)
+            if isinstance(op, HSet | RPush):  # a record's hash or event list
                 expire[op.key] = None
-            elif op.cmd == "rpush":
-                pipe.rpush(op.key, op.args[0])
-                expire[op.key] = None
-            elif op.cmd == "hincrby":
-                pipe.hincrby(op.key, op.args[0], op.args[1])
-            else:
-                pipe.zadd(op.key, {op.args[0]: op.args[1]})
+            elif isinstance(op, ZAdd):  # the index of records
                 trim_index.add(op.key)
+            # anything else (a counter: HIncr) is written as it is and keeps no TTL
         # Every touched key gets its TTL (re)set in the same transaction; the index is trimmed
         # to the same horizon so it never points at expired records for long.
         for key in expire:

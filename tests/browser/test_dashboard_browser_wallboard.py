@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ivr.queueing.live import LiveReducer
-from ivr.queueing.liveops import Op, apply_ops
+from ivr.state.ops import Op, apply_ops
 from tests.browser.conftest import Dashboard, login
 from tests.dashboard_support import PASSWORDS, run_async
 
