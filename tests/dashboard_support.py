@@ -23,6 +23,7 @@ from ivr.settings import Settings, load_settings
 from tests.support.components import free_port
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
 PASSWORDS = {"sup": "sup-secret-1", "boss": "boss-secret-1", "sup2": "sup2-secret-1"}
 ROLES = {"sup": "supervisor", "boss": "admin", "sup2": "supervisor"}
 
@@ -37,6 +38,13 @@ def dashboard_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Sett
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+def with_shipped_queues(settings: Settings) -> Settings:
+    """`settings` with the shipped queues.yaml and schedules.yaml in its flows dir (what the wallboard shows)."""
+    for name in ("queues.yaml", "schedules.yaml"):
+        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
+    return settings
 
 
 def add_users(redis_url: str, names: tuple[str, ...] = ("sup", "boss", "sup2")) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,6 @@ from ivr import keys
 from tests.dashboard_support import PASSWORDS, add_users, dashboard_settings, login
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    with TestClient(create_app(dashboard_settings(redis_url, tmp_path))) as c:
-        yield c
 
 
 def test_pages_and_api_need_login(client: TestClient) -> None:

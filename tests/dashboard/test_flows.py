@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,14 +16,14 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from dashboard.flowfiles import FlowFiles, text_version
 from ivr import keys
 from ivr.callflow.store import FlowStore
-from tests.dashboard_support import add_users, dashboard_settings, login
+from ivr.settings import Settings
+from tests.dashboard_support import dashboard_settings, login
 
 pytestmark = pytest.mark.timeout(60)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BROKEN_GOTO = ("start: greeting", "start: no_such_node")
 
 
@@ -42,10 +41,8 @@ def flows(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(redis_url: str, tmp_path: Path, flows: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    with TestClient(create_app(dashboard_settings(redis_url, tmp_path))) as c:
-        yield c
+def settings(redis_url: str, tmp_path: Path, flows: Path) -> Settings:
+    return dashboard_settings(redis_url, tmp_path)  # on the copied flows
 
 
 def form_value(page: str, name: str) -> str:

@@ -15,10 +15,9 @@ import pytest
 import redis
 
 from ivr import keys
-from tests.dashboard_support import LOGIN_CSRF, PASSWORDS, add_users, dashboard_settings, serve
+from tests.dashboard_support import LOGIN_CSRF, PASSWORDS, add_users, dashboard_settings, serve, with_shipped_queues
 
 pytestmark = pytest.mark.timeout(90)
-REPO = Path(__file__).resolve().parents[1]
 
 
 async def login_token(client: httpx.AsyncClient) -> str:
@@ -79,9 +78,7 @@ def test_one_address_is_limited_across_user_names(redis_url: str, tmp_path: Path
 
 def test_password_hashing_does_not_block_the_event_loop(redis_url: str, tmp_path: Path) -> None:
     add_users(redis_url, ("sup", "boss"))
-    settings = dashboard_settings(redis_url, tmp_path)
-    for name in ("queues.yaml", "schedules.yaml"):
-        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
+    settings = with_shipped_queues(dashboard_settings(redis_url, tmp_path))
 
     async def measure(url: str) -> tuple[list[float], list[int]]:
         async with httpx.AsyncClient(base_url=url, timeout=60) as user:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
 from ivr import keys
-from tests.dashboard_support import add_users, dashboard_settings, login
+from ivr.settings import Settings
+from tests.dashboard_support import add_users, dashboard_settings, login, with_shipped_queues
 
 pytestmark = pytest.mark.timeout(60)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write_call(r: redis.Redis, call_id: str, start: float, **fields: Any) -> None:
@@ -31,13 +30,8 @@ def write_call(r: redis.Redis, call_id: str, start: float, **fields: Any) -> Non
 
 
 @pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    settings = dashboard_settings(redis_url, tmp_path)
-    for name in ("queues.yaml", "schedules.yaml"):
-        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
-    with TestClient(create_app(settings)) as c:
-        yield c
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    return with_shipped_queues(dashboard_settings(redis_url, tmp_path))
 
 
 def test_api_queues_reports_live_state(client: TestClient, redis_url: str) -> None:

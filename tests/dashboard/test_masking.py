@@ -7,31 +7,32 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from ivr import keys
 from ivr.privacy.masking import mask_text
-from tests.dashboard_support import add_users, dashboard_settings, login, write_call, write_recording
+from ivr.settings import Settings
+from tests.dashboard_support import (
+    dashboard_settings,
+    login,
+    with_shipped_queues,
+    write_call,
+    write_recording,
+)
 
 pytestmark = pytest.mark.timeout(60)
-REPO = Path(__file__).resolve().parents[1]
 CALL = "1700000000.5"
 NUMBERS = ("13812345678", "13900001111", "13922223333", "13944445555", "13955556666")
 PHONE = re.compile(r"1[3-9]\d{9}")
 
 
 @pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    settings = dashboard_settings(redis_url, tmp_path)
-    for name in ("queues.yaml", "schedules.yaml"):
-        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    settings = with_shipped_queues(dashboard_settings(redis_url, tmp_path))
     fields = write_recording(settings.recordings_dir, CALL)
     now = time.time()
     write_call(redis_url, CALL, now - 60, agent="1001", queue="support", outcome="callback",
@@ -47,8 +48,7 @@ def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
     ):
         r.rpush(keys.call_events(CALL), json.dumps(event))
     r.hset(keys.queue_callers("support"), "u1", json.dumps({"caller": "13955556666", "since": now - 5}))
-    with TestClient(create_app(settings)) as c:
-        yield c
+    return settings
 
 
 def supervisor_views(client: TestClient) -> dict[str, str]:

@@ -6,26 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from ivr import keys
-from tests.dashboard_support import add_users, dashboard_settings, login, write_call, write_recording
+from tests.dashboard_support import login, write_call, write_recording
 
 pytestmark = pytest.mark.timeout(60)
 KPI_FORM = {"kpi_answering": "80", "kpi_accuracy": "90", "kpi_handling": "70", "kpi_satisfaction": "100"}
-
-
-@pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    with TestClient(create_app(dashboard_settings(redis_url, tmp_path))) as c:
-        yield c
 
 
 @pytest.fixture

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from dashboard.monitor import MonitorError, agent_interface, spy_request
 from ivr import keys
-from tests.dashboard_support import add_users, dashboard_settings, login
+from ivr.settings import Settings
+from tests.dashboard_support import dashboard_settings, login, with_shipped_queues
 from tests.support.components import free_port
 
 pytestmark = pytest.mark.timeout(60)
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
@@ -47,13 +45,9 @@ def test_bad_input_is_refused_before_any_ami_action(mode: str, agent: str, endpo
 
 
 @pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    settings = dashboard_settings(redis_url, tmp_path, ami_port=free_port())  # nothing listens there
-    for name in ("queues.yaml", "schedules.yaml"):
-        (settings.flows_dir / name).write_text((REPO / "ivr" / "flows" / name).read_text())
-    with TestClient(create_app(settings)) as c:
-        yield c
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    # AMI on a free port: nothing listens there.
+    return with_shipped_queues(dashboard_settings(redis_url, tmp_path, ami_port=free_port()))
 
 
 def test_live_page_lists_agents_on_calls_and_ami_trouble_is_named(client: TestClient, redis_url: str) -> None:

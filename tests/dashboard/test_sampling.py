@@ -7,7 +7,6 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from dashboard.sampling import Candidate, draw, normalize_week, week_bounds
 from ivr import keys
-from tests.dashboard_support import add_users, dashboard_settings, login, write_call
+from ivr.settings import Settings
+from tests.dashboard_support import dashboard_settings, login, write_call
 
 pytestmark = pytest.mark.timeout(60)
 TZ = "Asia/Shanghai"
@@ -57,8 +56,7 @@ def test_week_bounds_are_local_mondays() -> None:
 
 
 @pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
+def settings(redis_url: str, tmp_path: Path) -> Settings:
     start, _ = week_bounds(WEEK, TZ)
     for a in range(3):
         for i in range(5):
@@ -71,9 +69,7 @@ def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
     this_week = datetime(2026, 3, 3, 9, tzinfo=ZoneInfo(TZ)).timestamp()  # 2026-W10, in progress
     for i in range(2):
         write_call(redis_url, f"now-{i}", this_week + i, agent="200", recording={"mixed": "x.wav"})
-    with TestClient(create_app(dashboard_settings(redis_url, tmp_path, fake_now=NOW, review_calls_per_agent=3,
-                                                  review_spot_checks=2))) as c:
-        yield c
+    return dashboard_settings(redis_url, tmp_path, fake_now=NOW, review_calls_per_agent=3, review_spot_checks=2)
 
 
 def drawn_by_the_weekly_job(client: TestClient, week: str) -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,13 @@ import redis
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
-from dashboard.app import create_app
 from ivr import keys
 from ivr.prompts import prompt_file
 from ivr.state.incident import Incident, get_incident, render_statement
-from tests.dashboard_support import add_users, dashboard_settings, login
+from tests.dashboard_support import login
 from tests.support.components import require
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    add_users(redis_url)
-    with TestClient(create_app(dashboard_settings(redis_url, tmp_path))) as c:
-        yield c
 
 
 def engine_view(redis_url: str) -> Incident | None:
