@@ -1,5 +1,9 @@
 """`AgiChannel`: the engine's `Channel` contract (ivr/engine/channel.py) over one FastAGI connection.
 
+agi/ does not import the engine: the contract is a Protocol, and mypy holds AgiChannel to it where
+the two meet (ivr/service.py hands the engine's handlers, which take a Channel, to FastAgiServer,
+which calls them with an AgiChannel).
+
 Timeouts: every command must be answered within `read_timeout` seconds, plus the time the
 command itself is asked to wait (GET DATA, WAIT FOR DIGIT). So `read_timeout` must exceed the
 longest prompt played with STREAM FILE. EXEC is different: Queue, Dial or Record run as long as
@@ -27,7 +31,6 @@ from agi.protocol import (
     send_command,
 )
 from agi.stats import CommandStats
-from ivr.engine.channel import Channel
 
 _DIGITS = frozenset("0123456789*#ABCD")
 
@@ -203,7 +206,3 @@ class AgiChannel:
             self._busy = None
             self._stats.record(verb, time.perf_counter() - start, ok)
 
-
-def _satisfies_contract(channel: AgiChannel) -> Channel:
-    """Never called: mypy checks here that AgiChannel implements the engine's Channel protocol."""
-    return channel
