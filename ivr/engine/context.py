@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel
 
 from ivr.callflow.model import Flow
 from ivr.callflow.safety import Scalar
@@ -49,6 +50,17 @@ class End:
 
 
 Step = str | End  # next node id, or the end
+# QUEUESTATUS is not set (or CONTINUE) when an agent answered and the bridge ended.
+QUEUE_ANSWERED = frozenset({"", "CONTINUE"})
+
+
+def status_branch(branches: BaseModel, status: str) -> str | None:
+    """The target for an application status (QUEUESTATUS, DIALSTATUS), if the node maps it."""
+    name = status.lower()
+    if name not in type(branches).model_fields:
+        return None
+    target = getattr(branches, name)
+    return str(target) if target is not None else None
 
 
 @dataclass

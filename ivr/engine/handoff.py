@@ -13,29 +13,16 @@ import asyncio
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from agi.protocol import AgiHangup
 from ivr import keys
 from ivr.callflow.nodes import QueueNode, SurveyNode, TransferNode, VoicemailNode
-from ivr.engine.context import CallContext, End, Runner, Step
+from ivr.engine.context import QUEUE_ANSWERED, CallContext, End, Runner, Step, status_branch
 from ivr.engine.queue_wait import QueueRuntime, run_live_queue
 
 log = logging.getLogger(__name__)
-# QUEUESTATUS is not set (or CONTINUE) when an agent answered and the bridge ended.
-_QUEUE_ANSWERED = {"", "CONTINUE"}
 # Why a message was not kept: Record said ERROR, no file, a file with no audio, a file we cannot stat.
 VOICEMAIL_LOST_REASONS = ("record_error", "missing", "empty", "unreadable")
 WAV_HEADER_BYTES = 44  # a .wav Record left with no audio after its header holds no message
-
-
-def _branch(branches: BaseModel, status: str) -> str | None:
-    """The target for an application status (QUEUESTATUS, DIALSTATUS), if the node maps it."""
-    name = status.lower()
-    if name not in type(branches).model_fields:
-        return None
-    target = getattr(branches, name)
-    return str(target) if target is not None else None
 
 
 async def run_queue(node: QueueNode, ctx: CallContext) -> Step:
@@ -50,10 +37,10 @@ async def run_queue(node: QueueNode, ctx: CallContext) -> Step:
     await ctx.channel.exec("Queue", node.queue, "c" if node.answered else "", "", "", str(node.timeout))
     status = (await ctx.channel.get_variable("QUEUESTATUS") or "").upper()
     ctx.event("queue_result", queue=node.queue, status=status or "ANSWERED")
-    if status in _QUEUE_ANSWERED:
+    if status in QUEUE_ANSWERED:
         return node.answered or End("queued")
     ctx.result = None
-    return _branch(node.on, status) or node.otherwise
+    return status_branch(node.on, status) or node.otherwise
 
 
 def queue_runner(runtime: QueueRuntime | None) -> Runner:
@@ -121,7 +108,7 @@ async def run_transfer(node: TransferNode, ctx: CallContext) -> Step:
     if status == "ANSWER":
         return End("transferred")
     ctx.result = None
-    return _branch(node.on, status) or node.otherwise
+    return status_branch(node.on, status) or node.otherwise
 
 
 def voicemail_path(recordings_dir: Path, ctx: CallContext) -> Path:

@@ -25,7 +25,7 @@ from ivr import keys
 from ivr.callflow.nodes import QueueNode
 from ivr.clock import WallTime
 from ivr.engine.callback_booking import BookingRequest, book_callback
-from ivr.engine.context import CallContext, End, Step
+from ivr.engine.context import QUEUE_ANSWERED, CallContext, End, Step, status_branch
 from ivr.queueing import announce
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
 from ivr.queueing.listener import QueuePasses
@@ -38,7 +38,6 @@ from ivr.schedule import read_override
 from ivr.state.ops import Op, apply_ops
 
 log = logging.getLogger(__name__)
-ANSWERED = {"", "CONTINUE"}
 REDIS_TIMEOUT = 0.5
 MAX_QUEUE_HOPS = 2  # overflow {queue: x} at most this often per call: no ping-pong between queues
 
@@ -52,9 +51,7 @@ class QueueRuntime:
     timezone: str = "Asia/Shanghai"
     min_pass_s: int = 2  # a Queue() pass shorter than this would only churn join/leave
     record_ttl_s: int = keys.DEFAULT_CALL_RECORD_TTL_S  # keys.call_record_ttl_s(settings): day counters
-    # The caller's place and the counters' day: real time, shared with the AMI listener (ctx's Clock is
-    # what business hours see).
-    wall: WallTime = time.time
+    wall: WallTime = time.time  # the caller's place, the counters' day: real time, as the AMI listener's
 
 
 class QueueWait:
@@ -130,7 +127,7 @@ class QueueWait:
                 if step is not None:
                     return step
                 continue
-            if status in ANSWERED:
+            if status in QUEUE_ANSWERED:
                 self.outcome = "answered"
                 ctx.event("queue_result", queue=self.queue, status="ANSWERED")
                 return node.answered or End("queued", hang_up=True)
@@ -162,9 +159,7 @@ class QueueWait:
         self.outcome = outcome
         self.ctx.event("queue_result", queue=self.queue, status=status)
         self.ctx.result = None
-        name = status.lower()
-        target = getattr(self.node.on, name, None) if name in type(self.node.on).model_fields else None
-        return str(target) if target else self.node.otherwise
+        return status_branch(self.node.on, status) or self.node.otherwise
 
     async def _pass(self, seconds: int) -> tuple[str, str | None]:
         """One Queue() pass: (QUEUESTATUS, the exit key or None)."""
