@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from ivr.callflow.model import Flow
@@ -18,11 +17,10 @@ from ivr.engine.channel import Channel
 from ivr.engine.recorder import Recorder
 from ivr.prompts import ensure_prompt
 from ivr.schedule import Schedule
+from ivr.state.redis import RedisGetter
 
 # (text, language) -> audio path without extension, synthesised if needed
 Synthesizer = Callable[[str, str], Awaitable[Path]]
-# The process's Redis client, or None while Redis is down (ivr.state.redis.RedisHub.client).
-RedisGetter = Callable[[], Awaitable[aioredis.Redis | None]]
 DTMF_ESCAPE = "0123456789*#"
 # Asterisk's own sound lookups use short codes; our prompts are absolute paths either way.
 ASTERISK_LANGUAGE = {"zh-CN": "zh", "en-US": "en"}

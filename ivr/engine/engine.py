@@ -24,7 +24,6 @@ from ivr.engine.channel import Channel
 from ivr.engine.context import (
     CallContext,
     End,
-    RedisGetter,
     Services,
     Synthesizer,
     ivr_prompts_synthesizer,
@@ -32,6 +31,7 @@ from ivr.engine.context import (
 from ivr.engine.recorder import Recorder
 from ivr.engine.runners import Runners, build_runner_registry
 from ivr.schedule import Schedule
+from ivr.state.redis import RedisGetter
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,13 @@ from ivr.clock import Clock, WallTime
 from ivr.privacy.masking import mask_number
 from ivr.queueing.ami import AmiError, connect_ami, response_of, send
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
-from ivr.queueing.listener import RedisGetter
 from ivr.queueing.live import callback_ops
 from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import interface, ring_cycle
 from ivr.schedule import Schedule, read_override
 from ivr.settings import Settings
 from ivr.state.ops import HSet, RPush, apply_ops, dumps
+from ivr.state.redis import RedisGetter
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
@@ -36,10 +34,10 @@ from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import ring_cycle
 from ivr.settings import Settings
 from ivr.state.ops import HSet, Op, RPush, apply_ops, dumps
+from ivr.state.redis import RedisGetter
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
-RedisGetter = Callable[[], Awaitable["aioredis.Redis | None"]]
 ABANDONING = frozenset({"hangup", "timeout"})  # how an engine wait ended that counts as abandoned
 _RECORDED = {"agentcalled": "agent_called", "agentringnoanswer": "agent_missed", "agentconnect": "agent_connect"}
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
+
+# The process's Redis client, or None while Redis is down: RedisHub.client, as the engine, the AMI
+# listener and the callback dialer are given it.
+RedisGetter = Callable[[], Awaitable[aioredis.Redis | None]]
 
 # Errors that mean "Redis is unreachable or too slow", as opposed to a bad command.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
