@@ -1,10 +1,10 @@
 """Variant (a) of the AGI benchmark: our `FastAgiServer` serving the benchmark dialogue
-(agi/dialogue.py) in a process of its own, as `ivr serve` runs in production.
+(harness/agi_dialogue.py) in a process of its own, as `ivr serve` runs in production.
 
     python -m bench.fastagi_runner --port 4575 --stats-file /tmp/a.jsonl
 
 Each call appends one JSON line to --stats-file: [[verb, seconds], ...], the round trips the
-call's AgiChannel measured itself (agi/stats.py), in the format of agi/floor.py.
+call's AgiChannel measured itself (agi/stats.py), in the format of harness/agi_floor.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 import logging
 
 from agi.channel import AgiChannel
-from agi.dialogue import dialogue_handler
 from agi.server import FastAgiServer, Handler
+from harness.agi_dialogue import dialogue_handler
 
 SCRIPT = "dialogue"
 

@@ -80,7 +80,7 @@ class BenchReport:
         lines = [
             f"Run {self.date} on {self.machine}, {self.asterisk}, SIPp on loopback. Command: `{self.command}`",
             "",
-            "Dialogue (agi/dialogue.py): ANSWER, STREAM FILE beep, GET DATA beep (1 digit, 5 s), SET VARIABLE, "
+            "Dialogue (harness/agi_dialogue.py): ANSWER, STREAM FILE beep, GET DATA beep (1 digit, 5 s), SET VARIABLE, "
             f"STREAM FILE vm-goodbye. The caller presses 1 every 0.5 s for its first {self.patience_s:g} s after the "
             f"answer; a call fails if SIPp fails it (no answer within {self.patience_s:g} s included) or its dialplan "
             f"does not see AGISTATUS=SUCCESS with IVR_CHOICE=1 (a menu not listening within ~{self.patience_s:g} s). "

@@ -5,6 +5,7 @@ floor (c). Every process listens on loopback only; `BenchRig` starts and stops a
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from ivr.settings import REPO_ROOT, Settings, load_settings
 
 VARIANTS = ("fastagi", "classic", "floor")
 LABELS = {"fastagi": "(a) FastAGI server", "classic": "(b) classic pyst2 AGI", "floor": "(c) bare asyncio floor"}
-STATS_FILE_ENV = "IVR_AGI_STATS_FILE"  # read by agi/floor.py and agi/classic/dialogue.py
+STATS_FILE_ENV = "IVR_AGI_STATS_FILE"  # read by harness/agi_floor.py and harness/classic_dialogue.py
 RESULT_FAMILY = "bench"  # AstDB family: one key <variant>-<uniqueid> per call, value AGISTATUS:IVR_CHOICE
 
 
@@ -37,11 +38,22 @@ def service(variant: str) -> str:
     return f"bench-{variant}"
 
 
-def bench_dialplan(fastagi_port: int, floor_port: int, prompt: str, goodbye: str, max_call_s: int = 60) -> str:
+def classic_wrapper(path: Path, stats_file: Path) -> Path:
+    """The script Asterisk runs per call for (b): the benchmark's classic entry point, which knows
+    `dialogue` (the product's `hotline-agi` wrapper runs `python -m agi.classic`, which does not)."""
+    path.write_text(f"#!/bin/sh\nexport {STATS_FILE_ENV}={shlex.quote(str(stats_file))}\n"
+                    f"cd {shlex.quote(str(REPO_ROOT))}\n"
+                    f"exec {shlex.quote(sys.executable)} -m harness.classic_dialogue \"$@\"\n", encoding="utf-8")
+    path.chmod(0o700)
+    return path
+
+
+def bench_dialplan(fastagi_port: int, floor_port: int, classic_agi: Path, prompt: str, goodbye: str,
+                   max_call_s: int = 60) -> str:
     # Callers land in [hotline-inbound]; exact extension names win over its `_[a-z].` pattern.
     agi = {
         "fastagi": f"agi://127.0.0.1:{fastagi_port}/dialogue,{prompt},{goodbye}",
-        "classic": f"hotline-agi,dialogue,{prompt},{goodbye}",
+        "classic": f"{classic_agi},dialogue,{prompt},{goodbye}",
         "floor": f"agi://127.0.0.1:{floor_port}/dialogue,{prompt},{goodbye}",
     }
     lines = ["", "; bench/agi_bench.py: one dialogue through three AGI implementations", "[hotline-inbound]"]
@@ -83,8 +95,9 @@ class BenchRig:
             rtp_port_start=40000, rtp_port_end=49999, state_dir=state, recordings_dir=state / "recordings",
         )
         self.fastagi_port, self.floor_port = free_port(), free_port()
+        classic = classic_wrapper(self.workdir / "classic-agi", self.stats_file("classic"))
         options = RuntimeOptions(
-            extra_dialplan=bench_dialplan(self.fastagi_port, self.floor_port, self.prompt, self.goodbye)
+            extra_dialplan=bench_dialplan(self.fastagi_port, self.floor_port, classic, self.prompt, self.goodbye)
         )
         self.asterisk = AsteriskInstance(self.settings, state / "asterisk", options)
 
@@ -101,17 +114,8 @@ class BenchRig:
         self._spawn("fastagi", ["-m", "bench.fastagi_runner", "--port", str(self.fastagi_port),
                                 "--stats-file", str(self.stats_file("fastagi")),
                                 "--max-calls", str(self.fastagi_max_calls)])
-        self._spawn("floor", ["-m", "agi.floor", "--port", str(self.floor_port)])
-        # The classic script inherits IVR_* variables through the hotline-agi wrapper written at render.
-        saved = os.environ.get(STATS_FILE_ENV)
-        os.environ[STATS_FILE_ENV] = str(self.stats_file("classic"))
-        try:
-            self.asterisk.start(timeout=90)
-        finally:
-            if saved is None:
-                os.environ.pop(STATS_FILE_ENV, None)
-            else:
-                os.environ[STATS_FILE_ENV] = saved
+        self._spawn("floor", ["-m", "harness.agi_floor", "--port", str(self.floor_port)])
+        self.asterisk.start(timeout=90)  # (b)'s wrapper, written in __post_init__, names its stats file
         wait_tcp(self.fastagi_port)
         wait_tcp(self.floor_port)
 

@@ -1,6 +1,7 @@
 """Classic AGI scripts run as Asterisk runs them: `python -m agi.classic <name>` with the AGI
 header on stdin and replies written as each command arrives; plus the benchmark dialogue
-compared across its three implementations (FastAGI framework, bare floor, classic pyst2)."""
+compared across its three implementations (FastAGI framework, bare floor, classic pyst2), run by
+the benchmark's entry point `python -m harness.classic_dialogue <name>` (the product has no dialogue)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ import pytest
 import redis
 
 from agi.classic.registry import DuplicateRegistration, ScriptRegistry, build_registry
-from agi.dialogue import dialogue_handler
-from agi.floor import start_floor
 from agi.server import FastAgiServer
+from harness.agi_dialogue import dialogue_handler
+from harness.agi_floor import start_floor
+from harness.classic_dialogue import bench_registry
 from ivr import keys
 from tests.support.components import free_port
 from tests.test_agi_protocol import asterisk_parse_args
 
+REPO = Path(__file__).resolve().parents[1]  # `-m harness...` is found from the checkout
 UNIQUEID = "1700000000.42"
+BENCH_ENTRY = "harness.classic_dialogue"
 
 
 def header_lines(script: str, args: Sequence[str]) -> list[str]:
@@ -46,13 +50,14 @@ class ClassicRun:
         self.proc, self.started = proc, started
 
     @classmethod
-    async def start(cls, script: str, *args: str, env: dict[str, str] | None = None) -> ClassicRun:
+    async def start(cls, script: str, *args: str, env: dict[str, str] | None = None,
+                    entry: str = "agi.classic") -> ClassicRun:
         base = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agi.classic", script, *args,
+            sys.executable, "-m", entry, script, *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**base, **(env or {})},
+            env={**base, **(env or {})}, cwd=REPO,
         )
         run = cls(proc, started)
         await run.say(*header_lines(script, args), "")
@@ -97,7 +102,7 @@ class ClassicRun:
 
 @pytest.mark.timeout(30)
 async def test_dialogue_sends_the_menu_commands() -> None:
-    run = await ClassicRun.start("dialogue", "prompts/my welcome")
+    run = await ClassicRun.start("dialogue", "prompts/my welcome", entry=BENCH_ENTRY)
     await run.exchange("ANSWER", "200 result=0")
     await run.exchange('STREAM FILE "prompts/my welcome" "" 0', "200 result=0 endpos=8000")
     await run.exchange("GET DATA beep 5000 1", "200 result=7")
@@ -109,7 +114,7 @@ async def test_dialogue_sends_the_menu_commands() -> None:
 
 @pytest.mark.timeout(30)
 async def test_dialogue_nothing_pressed_and_custom_goodbye() -> None:
-    run = await ClassicRun.start("dialogue", "welcome", "thanks")
+    run = await ClassicRun.start("dialogue", "welcome", "thanks", entry=BENCH_ENTRY)
     await run.exchange("ANSWER", "200 result=0")
     await run.exchange('STREAM FILE welcome "" 0', "200 result=0 endpos=8000")
     await run.exchange("GET DATA beep 5000 1", "200 result= (timeout)")
@@ -125,7 +130,7 @@ async def test_dialogue_nothing_pressed_and_custom_goodbye() -> None:
     ids=["result-minus-one", "hangup-511", "eof"],
 )
 async def test_dialogue_caller_hangs_up_during_get_data(reply: tuple[str, ...]) -> None:
-    run = await ClassicRun.start("dialogue", "welcome")
+    run = await ClassicRun.start("dialogue", "welcome", entry=BENCH_ENTRY)
     await run.exchange("ANSWER", "200 result=0")
     await run.exchange('STREAM FILE welcome "" 0', "200 result=0 endpos=8000")
     await run.exchange("GET DATA beep 5000 1", *reply)
@@ -137,7 +142,7 @@ async def test_dialogue_caller_hangs_up_during_get_data(reply: tuple[str, ...]) 
 
 @pytest.mark.timeout(30)
 async def test_dialogue_without_prompt_fails_with_failure_line() -> None:
-    run = await ClassicRun.start("dialogue")
+    run = await ClassicRun.start("dialogue", entry=BENCH_ENTRY)
     code, rest, err = await run.finish()
     assert (code, rest) == (1, ["FAILURE"])
     assert "AGI argument 1 must name the prompt" in err
@@ -145,10 +150,18 @@ async def test_dialogue_without_prompt_fails_with_failure_line() -> None:
 
 @pytest.mark.timeout(30)
 async def test_unknown_script() -> None:
-    run = await ClassicRun.start("nosuch")
+    run = await ClassicRun.start("nosuch", entry=BENCH_ENTRY)
     code, rest, err = await run.finish()
     assert (code, rest) == (2, ["FAILURE"])
     assert "'nosuch'" in err and "dialogue, fallback, voicemail" in err
+
+
+@pytest.mark.timeout(30)
+async def test_product_entry_has_no_benchmark_dialogue() -> None:
+    run = await ClassicRun.start("dialogue", "welcome")
+    code, rest, err = await run.finish()
+    assert (code, rest) == (2, ["FAILURE"])
+    assert "'dialogue'" in err and "known: fallback, voicemail" in err
 
 
 # --- fallback --------------------------------------------------------------------------------
@@ -296,7 +309,8 @@ async def test_voicemail_empty_message_is_not_a_loss(redis_url: str, tmp_path: P
 
 
 def test_registry_rejects_duplicates() -> None:
-    registry = build_registry()
+    assert build_registry().names() == ["fallback", "voicemail"]  # the benchmark's dialogue is harness
+    registry = bench_registry()
     assert registry.names() == ["dialogue", "fallback", "voicemail"]
     with pytest.raises(DuplicateRegistration, match="'fallback'"):
         registry.register("fallback", registry["dialogue"])
@@ -346,7 +360,7 @@ async def test_framework_floor_and_classic_run_the_same_dialogue(servers: tuple[
     assert await fastagi_dialogue(framework_port) == expected
     assert await fastagi_dialogue(floor_port) == expected
 
-    run = await ClassicRun.start("dialogue", "welcome")
+    run = await ClassicRun.start("dialogue", "welcome", entry=BENCH_ENTRY)
     classic: list[list[str]] = []
     for reply in ["200 result=0", "200 result=0 endpos=8000", "200 result=4", "200 result=1", "200 result=0"]:
         classic.append(asterisk_parse_args(await run.heard()))

@@ -14,17 +14,19 @@ from typing import TextIO
 from asterisk.agi import AGIHangup
 
 from agi.classic.pyst import ClassicAgi, open_stdio
-from agi.classic.registry import build_registry
+from agi.classic.registry import ScriptRegistry, build_registry
 from agi.protocol import AgiHangup
 
 log = logging.getLogger("agi.classic")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, registry: ScriptRegistry | None = None) -> int:
+    """Run the script named by argv[0]; `registry` defaults to the product's scripts (the
+    benchmark's entry point, harness/classic_dialogue.py, passes one with its dialogue added)."""
     args = list(sys.argv[1:] if argv is None else argv)
     # stderr of an AGI script goes to Asterisk's own stderr (its console); stdout is the protocol.
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="agi.classic %(levelname)s: %(message)s")
-    registry = build_registry()
+    registry = registry if registry is not None else build_registry()
     stdin, stdout = open_stdio()
     if not args or args[0] not in registry:
         log.error("unknown classic AGI script %r; known: %s", args[0] if args else "", ", ".join(registry.names()))

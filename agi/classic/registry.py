@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from agi.classic import fallback, voicemail
 from agi.classic.pyst import ClassicAgi
 from ivr.registry import DuplicateRegistration, Registry
 
@@ -18,11 +19,12 @@ class ScriptRegistry(Registry[ClassicScript]):
         super().__init__("classic AGI script")
 
 
-def build_registry() -> ScriptRegistry:
-    from agi.classic import dialogue, fallback, voicemail
-
+def build_registry(extra: Mapping[str, ClassicScript] | None = None) -> ScriptRegistry:
+    """The product's scripts, then `extra` (the benchmark adds its dialogue from harness/); a name
+    taken twice raises DuplicateRegistration."""
     registry = ScriptRegistry()
     registry.register("fallback", fallback.run)
-    registry.register("dialogue", dialogue.run)
     registry.register("voicemail", voicemail.run)
+    for name, script in (extra or {}).items():
+        registry.register(name, script)
     return registry

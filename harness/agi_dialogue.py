@@ -1,6 +1,6 @@
 """The fixed menu dialogue of the benchmark, defined once for its three implementations:
-FastAGI with AgiChannel (`dialogue_handler`), classic AGI with pyst2 (agi/classic/dialogue.py)
-and the bare asyncio floor (agi/floor.py).
+FastAGI with AgiChannel (`dialogue_handler`), classic AGI with pyst2 (harness/classic_dialogue.py)
+and the bare asyncio floor (harness/agi_floor.py).
 
 answer; STREAM FILE <prompt>; GET DATA beep (one digit, 5 s); SET VARIABLE IVR_CHOICE; STREAM FILE
 <goodbye>. The prompt and goodbye files are the AGI arguments 1 and 2.
@@ -9,11 +9,9 @@ answer; STREAM FILE <prompt>; GET DATA beep (one digit, 5 s); SET VARIABLE IVR_C
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from agi.channel import AgiChannel
-    from ivr.engine.channel import Channel
+from agi.channel import AgiChannel
+from ivr.engine.channel import Channel
 
 MENU_FILE = "beep"
 CHOICE_TIMEOUT_MS = 5000

@@ -1,7 +1,7 @@
-"""The benchmark floor: the benchmark dialogue (agi/dialogue.py) as a bare asyncio FastAGI loop.
+"""The benchmark floor: the benchmark dialogue (harness/agi_dialogue.py) as a bare asyncio FastAGI loop.
 
 No validation, no timeouts, no stats, no routing: it shows what the FastAGI framework costs on
-top of the minimum. Only bench/ uses it:  python -m agi.floor --port 4574
+top of the minimum. Only bench/ uses it:  python -m harness.agi_floor --port 4574
 
 With IVR_AGI_STATS_FILE set (the benchmark), each call appends one JSON line to that file:
 [[command, seconds from writing it to reading its reply], ...].
@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
-from agi.dialogue import CHOICE_DIGITS, CHOICE_TIMEOUT_MS, CHOICE_VARIABLE, DEFAULT_GOODBYE, MENU_FILE
+from harness.agi_dialogue import CHOICE_DIGITS, CHOICE_TIMEOUT_MS, CHOICE_VARIABLE, DEFAULT_GOODBYE, MENU_FILE
 
 STATS_FILE_ENV = "IVR_AGI_STATS_FILE"
 Times = list[tuple[str, float]]
