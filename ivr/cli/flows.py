@@ -6,6 +6,7 @@ loaders, every other file as a flow. Without arguments: every *.yaml in the flow
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sized
 from pathlib import Path
 from typing import Annotated
 
@@ -88,28 +89,28 @@ def _check_flow(path: Path, schedules: list[str]) -> bool:
 
 
 def _check_queues(path: Path, schedules: list[str]) -> bool:
-    from ivr.queueing.config import QueueConfigError, load_queue_config
+    from ivr.queueing.config import load_queue_config
 
-    try:
-        cfg = load_queue_config(path, schedules)
-    except QueueConfigError as exc:
-        typer.echo(str(exc), err=True)
-        typer.echo(f"{path}: FAILED (queues), {len(exc.issues)} error(s)")
-        return False
-    typer.echo(f"{path}: ok (queues), {len(cfg.queues)} queues")
-    return True
+    return _check_admin_file(path, "queues", lambda: load_queue_config(path, schedules).queues)
 
 
 def _check_schedules(path: Path) -> bool:
-    from ivr.schedule import ScheduleError, load_schedules
+    from ivr.schedule import load_schedules
+
+    return _check_admin_file(path, "schedules", lambda: load_schedules(path))
+
+
+def _check_admin_file(path: Path, kind: str, load: Callable[[], Sized]) -> bool:
+    """queues.yaml or schedules.yaml: every problem with its line, or how many `kind` it defines."""
+    from ivr.yamlpos import AdminFileError
 
     try:
-        names = load_schedules(path)
-    except ScheduleError as exc:
+        loaded = load()
+    except AdminFileError as exc:
         typer.echo(str(exc), err=True)
-        typer.echo(f"{path}: FAILED (schedules), {len(exc.issues)} error(s)")
+        typer.echo(f"{path}: FAILED ({kind}), {len(exc.issues)} error(s)")
         return False
-    typer.echo(f"{path}: ok (schedules), {len(names)} schedules")
+    typer.echo(f"{path}: ok ({kind}), {len(loaded)} {kind}")
     return True
 
 
