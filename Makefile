@@ -16,7 +16,7 @@ test: bootstrap
 	@$(PY) -m pytest -q
 
 lint: bootstrap
-	@.venv/bin/ruff check ivr agi dashboard tests bench
+	@.venv/bin/ruff check ivr agi dashboard harness tests bench
 	@.venv/bin/mypy
 
 bench: bootstrap
