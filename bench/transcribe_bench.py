@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,12 +45,6 @@ EN = [
     "It should be working again by five this afternoon",
     "Great, goodbye",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -88,6 +81,7 @@ def make_calls(out: Path, n: int) -> list[tuple[str, Path, Path, float]]:
 def run_workers(calls: list[tuple[str, Path, Path, float]], workdir: Path, n_workers: int) -> dict[str, Any]:
     import redis
 
+    from harness.ports import free_port
     from ivr import keys
     from ivr.recording.paths import recording_paths
     from ivr.settings import load_settings

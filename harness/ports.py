@@ -1,4 +1,5 @@
-"""Free loopback ports for the private Redis, Asterisk, FastAGI and SIPp processes of a run."""
+"""Free loopback ports for the private Redis, Asterisk, FastAGI and SIPp processes of a run
+(harness.sipp.free_sip_port builds on free_port for a port free on both UDP and TCP)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,6 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def free_sip_port(attempts: int = 50) -> int:
-    """A port free for UDP and TCP alike: Asterisk binds its SIP transport on both."""
-    for _ in range(attempts):
-        port = free_port(socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise OSError("no port free for SIP over both UDP and TCP")
 
 
 def wait_tcp(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
