@@ -22,7 +22,6 @@ from ivr.settings import Settings
 from tests.support.pbx import dashboard_pbx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-REPO = Path(__file__).resolve().parents[1]
 DIALPLAN = """
 [dash-monitor-test]
 exten => agent,1,Answer()

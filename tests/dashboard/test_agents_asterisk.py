@@ -12,14 +12,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from dashboard.app import create_app
 from ivr import keys
 from ivr.settings import Settings
-from tests.dashboard_support import add_users, login
+from tests.dashboard_support import login
 from tests.support.pbx import dashboard_pbx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +27,13 @@ def pbx(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator
 
 
 @pytest.fixture
-def client(pbx: Settings, redis_url: str) -> Iterator[tuple[TestClient, str]]:
-    add_users(redis_url)
-    with TestClient(create_app(pbx.model_copy(update={"redis_url": redis_url}))) as c:
-        yield c, login(c, "sup")
+def settings(pbx: Settings, redis_url: str) -> Settings:
+    return pbx.model_copy(update={"redis_url": redis_url})
+
+
+@pytest.fixture
+def csrf(client: TestClient) -> str:
+    return login(client, "sup")
 
 
 def _member(c: TestClient, queue: str, agent: str) -> dict[str, Any] | None:
@@ -41,8 +42,8 @@ def _member(c: TestClient, queue: str, agent: str) -> dict[str, Any] | None:
     return next((m for m in resp.json() if m["agent"] == agent), None)
 
 
-def test_login_pause_unpause_logout(client: tuple[TestClient, str], redis_url: str) -> None:
-    c, csrf = client
+def test_login_pause_unpause_logout(client: TestClient, csrf: str, redis_url: str) -> None:
+    c = client
     h = {"X-CSRF-Token": csrf}
     assert c.post("/api/agents/1002", json={"action": "login", "queue": "support"}, headers=h).status_code == 200
     member = _member(c, "support", "1002")
@@ -69,8 +70,8 @@ def test_login_pause_unpause_logout(client: tuple[TestClient, str], redis_url: s
     assert all(e["user"] == "sup" for e in audit if e["action"] == "agent")
 
 
-def test_bad_requests_are_refused_and_named(client: tuple[TestClient, str]) -> None:
-    c, csrf = client
+def test_bad_requests_are_refused_and_named(client: TestClient, csrf: str) -> None:
+    c = client
     h = {"X-CSRF-Token": csrf}
     resp = c.post("/api/agents/1002", json={"action": "pause", "reason": "  "}, headers=h)
     assert resp.status_code == 400 and "reason" in resp.json()["detail"]
