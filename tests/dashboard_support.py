@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import redis as sync_redis
 import uvicorn
 from redis.asyncio import Redis
 
 from dashboard.app import create_app
 from dashboard.users import UserStore
+from ivr import keys
 from ivr.settings import Settings, load_settings
 from tests.support.components import free_port
 
@@ -96,10 +101,6 @@ def write_recording(recordings: Path, call_id: str, *, stereo_mixed: bool = True
                     seconds: float = 4.0) -> dict[str, Any]:
     """A real recording made with sox (stereo mixed file, or the two per-speaker mono files) and a
     transcript JSON beside it, laid out like ivr/recording.py; returns the call record fields."""
-    import json
-    import shutil
-    import subprocess
-
     sox = shutil.which("sox")
     assert sox, "sox is needed to make test recordings"
     day = recordings / "2026" / "03" / "02"
@@ -129,12 +130,6 @@ def write_recording(recordings: Path, call_id: str, *, stereo_mixed: bool = True
 
 def write_call(redis_url: str, call_id: str, start: float, **fields: Any) -> None:
     """A call record in the layout of ivr/keys.py (hash of JSON values, events list, index zset)."""
-    import json
-
-    import redis as sync_redis
-
-    from ivr import keys
-
     r = sync_redis.Redis.from_url(redis_url)
     record = {"call_id": call_id, "start": start, "caller": "13812345678", "called": "4008001234", **fields}
     r.hset(keys.call(call_id), mapping={k: json.dumps(v, ensure_ascii=False) for k, v in record.items()})

@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 
 from dashboard.app import create_app
+from dashboard.call_list import read_calls
 from ivr import keys
 from ivr.settings import Settings
+from ivr.state.callrecord import CallStore
 from tests.dashboard_support import add_users, dashboard_settings, login, with_shipped_queues
+from tests.support.components import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -137,11 +141,6 @@ def test_prometheus_metrics_count_background_task_deaths(client: TestClient, red
 
 
 async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url: str) -> None:
-    from redis.asyncio import Redis
-
-    from dashboard.call_list import read_calls
-    from ivr.state.callrecord import CallStore
-
     r = redis.Redis.from_url(redis_url)
     now = time.time()
     for i in range(30):
@@ -172,8 +171,6 @@ def test_trends_are_sampled_and_drawn_as_inline_svg(client: TestClient, redis_ur
 
 
 def test_redis_down_is_a_clear_503(tmp_path: Path) -> None:
-    from tests.support.components import RedisServer
-
     own = RedisServer(tmp_path / "redis")  # a Redis of this test's own, so it can be stopped
     own.start()
     try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 
 from dashboard.app import create_app
 from dashboard.users import StartupRefused, UserError, UserStore
@@ -76,8 +78,6 @@ def test_session_ends_at_max_age_even_when_active(redis_url: str, tmp_path: Path
         login(c, "sup")
         sid = c.cookies.get("ivr_session")
         r = redis.Redis.from_url(redis_url)
-        import json
-
         data = json.loads(r.get(keys.dashboard_session(sid)))
         data["created"] = time.time() - 61  # logged in 61 s ago
         r.set(keys.dashboard_session(sid), json.dumps(data), ex=60)
@@ -91,8 +91,6 @@ def test_passwords_are_stored_hashed(redis_url: str) -> None:
 
 
 async def test_weak_passwords_and_bad_names_are_refused(redis_url: str) -> None:
-    from redis.asyncio import Redis
-
     r = Redis.from_url(redis_url, decode_responses=True)
     store = UserStore(r)
     with pytest.raises(UserError, match="at least 8"):
@@ -131,8 +129,6 @@ def test_production_refuses_a_default_password(redis_url: str, tmp_path: Path) -
         pass
 
     async def fix() -> None:
-        from redis.asyncio import Redis
-
         r = Redis.from_url(redis_url, decode_responses=True)
         await UserStore(r).set_password("admin", "a-real-secret-9")
         await r.aclose()
