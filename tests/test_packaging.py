@@ -11,6 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
+
+from ivr.cli import demo
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT = ("ivr", "agi", "dashboard")
@@ -66,3 +70,15 @@ def test_wheel_has_the_data_files(wheel_names: set[str]) -> None:
     for pattern in ("ivr/flows/*.yaml", "ivr/policy/*.txt", "dashboard/templates/*.html", "dashboard/static/*"):
         files = {p.relative_to(REPO).as_posix() for p in REPO.glob(pattern)}
         assert files and files <= wheel_names, (pattern, sorted(files - wheel_names))
+
+
+def test_ivr_demo_without_the_harness_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An installed wheel has no harness/: `ivr demo` names what is missing and exits 2."""
+    monkeypatch.setitem(sys.modules, "harness", None)  # import of harness fails as it would there
+    monkeypatch.setattr(demo, "REPO_ROOT", tmp_path)   # ... and no checkout beside the package
+    app = typer.Typer()
+    app.command()(demo.demo)
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 2, result.output
+    assert "needs the project's checkout" in result.output and "harness/" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
