@@ -47,6 +47,7 @@ class Hangup:
 
 Step = Wait | Dtmf | Audio | AwaitHangup | Hangup
 
+
 def sdp(origin: str) -> str:
     """The SDP body both sides offer: PCMU plus RFC 4733 telephone-event (payload type 101, which
     dtmf_pcap.py writes); `origin` names the side in the o= line."""
@@ -63,73 +64,55 @@ def sdp(origin: str) -> str:
 """
 
 
-INVITE = """  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:[field0]@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
+def _send(headers: list[str], *, retrans: bool = False, sdp_origin: str | None = None) -> str:
+    """A SIPp <send> of one SIP message: its headers, then Content-Length and the SDP body if any."""
+    if sdp_origin is None:
+        tail, body = ["Content-Length: 0"], ""
+    else:
+        tail, body = ["Content-Type: application/sdp", "Content-Length: [len]"], "\n" + sdp(sdp_origin)
+    return (('  <send retrans="500">\n' if retrans else "  <send>\n") + "    <![CDATA[\n"
+            + "".join(f"      {h}\n" for h in headers + tail) + body + "    ]]>\n  </send>\n")
 
-""" + sdp("caller") + """    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+
+def caller_request(method: str, cseq: int, *, in_dialog: bool, retrans: bool, sdp_origin: str | None = None) -> str:
+    """A request of the caller's dialog (INVITE, ACK, BYE); in_dialog adds the tag Asterisk gave."""
+    return _send([
+        f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+        'From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]',
+        "To: <sip:[service]@[remote_ip]:[remote_port]>" + ("[peer_tag_param]" if in_dialog else ""),
+        "Call-ID: [call_id]",
+        f"CSeq: {cseq} {method}",
+        "Contact: sip:[field0]@[local_ip]:[local_port]",
+        "Max-Forwards: 70",
+    ], retrans=retrans, sdp_origin=sdp_origin)
+
+
+_AGENT_TAG = ";tag=[pid]SIPpTag01[call_number]"
+_CONTACT = "Contact: <sip:[local_ip]:[local_port];transport=[transport]>"
+
+
+def reply(status: str, *, to_tag: bool = False, contact: bool = True, cseq: str = "[last_CSeq:]",
+          retrans: bool = False, sdp_origin: str | None = None) -> str:
+    """A response to the request just received, its headers copied by SIPp ([last_*]); `to_tag`
+    adds the agent's tag (the agent's phone answers as a new dialog)."""
+    headers = [f"SIP/2.0 {status}", "[last_Via:]", "[last_From:]", "[last_To:]" + (_AGENT_TAG if to_tag else ""),
+               "[last_Call-ID:]", cseq]
+    return _send(headers + ([_CONTACT] if contact else []), retrans=retrans, sdp_origin=sdp_origin)
+
+
+INVITE = (caller_request("INVITE", 1, in_dialog=False, retrans=True, sdp_origin="caller")
+          + """  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rtd="true"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:[field0]@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+""" + caller_request("ACK", 1, in_dialog=True, retrans=False))
 
-BYE = """  <label id="{label}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:[field0]@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-  <nop next="end"/>
-"""
+BYE = ('  <label id="{label}"/>\n' + caller_request("BYE", 2, in_dialog=True, retrans=True)
+       + '  <recv response="200" crlf="true"/>\n  <nop next="end"/>\n')
 
 # Answers the BYE just received and ends the call (shared with bench/load.py).
-OK_TO_BYE = """  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-  <nop next="end"/>
-"""
+OK_TO_BYE = reply("200 OK") + '  <nop next="end"/>\n'
 _RECV_BYE = '  <recv request="BYE" timeout="{ms}" ontimeout="{label}"/>\n' + OK_TO_BYE
 
 
@@ -163,7 +146,7 @@ def caller_scenario(steps: list[Step], pcap_dir: Path, name: str = "hotline call
             + '  <ResponseTimeRepartition value="100, 500, 1000, 5000"/>\n</scenario>\n')
 
 
-_AGENT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+_AGENT = ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="hotline agent">
   <recv request="INVITE" crlf="true">
     <action>
@@ -171,91 +154,30 @@ _AGENT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true" assign_to="remote_contact"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="CANCEL" timeout="{ring_ms}" ontimeout="answer"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [cseq] INVITE
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="ACK"/>
+""" + reply("180 Ringing", to_tag=True) + """  <recv request="CANCEL" timeout="{ring_ms}" ontimeout="answer"/>
+""" + reply("200 OK", to_tag=True, contact=False)
+    + reply("487 Request Terminated", to_tag=True, contact=False, cseq="CSeq: [cseq] INVITE")
+    + """  <recv request="ACK"/>
   <nop next="end"/>
   <label id="answer"/>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-""" + sdp("agent") + """    ]]>
-  </send>
-  <recv request="ACK" rtd="true" crlf="true"/>
+""" + reply("200 OK", to_tag=True, retrans=True, sdp_origin="agent") + """  <recv request="ACK" rtd="true" crlf="true"/>
 {talk}
   <recv request="BYE" timeout="{talk_ms}" ontimeout="agent_bye"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <nop next="end"/>
+""" + reply("200 OK", contact=False) + """  <nop next="end"/>
   <label id="agent_bye"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [$remote_contact] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-      To: [$remote_from]
-      Call-ID: [call_id]
-      CSeq: 1 BYE
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
+""" + _send([
+    "BYE [$remote_contact] SIP/2.0",
+    "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+    "From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]",
+    "To: [$remote_from]",
+    "Call-ID: [call_id]",
+    "CSeq: 1 BYE",
+    _CONTACT,
+    "Max-Forwards: 70",
+], retrans=True) + """  <recv response="200" crlf="true"/>
   <label id="end"/>
 </scenario>
-"""
+""")
 
 
 def agent_scenario(ring_ms: int, talk_ms: int, speech: Path | None = None) -> str:
