@@ -74,10 +74,10 @@ async def _startup(settings: Settings, redis: Redis, clock: Clock, tasks: TaskSu
     )
 
 
-def _death_counter(redis: Redis) -> DeathHook:
+def _death_counter(redis: Redis, timeout: float) -> DeathHook:
     async def count(name: str) -> None:
         # Where ivr serve counts its own (keys.TASK_DEATHS), so /metrics shows the dashboard's too.
-        await asyncio.wait_for(redis.hincrby(keys.TASK_DEATHS, name, 1), 2.0)
+        await asyncio.wait_for(redis.hincrby(keys.TASK_DEATHS, name, 1), timeout)
 
     return count
 
@@ -176,7 +176,7 @@ def create_app(settings: Settings, *, redis: Redis | None = None, clock: Clock |
         client = redis or Redis.from_url(settings.redis_url, decode_responses=True,
                                          socket_timeout=settings.dashboard_redis_timeout,
                                          socket_connect_timeout=settings.dashboard_redis_timeout)
-        tasks = TaskSupervisor(on_death=_death_counter(client))
+        tasks = TaskSupervisor(on_death=_death_counter(client, settings.dashboard_redis_timeout))
         try:
             svc = await _startup(settings, client, clock or clock_from_settings(settings), tasks)
             app.state.services = svc
