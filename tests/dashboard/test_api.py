@@ -140,6 +140,22 @@ def test_prometheus_metrics_count_background_task_deaths(client: TestClient, red
     assert 'ivr_background_task_deaths_total{task="ami-listener"} 2.0' in text
 
 
+def test_the_dashboards_background_tasks_are_supervised_and_their_deaths_counted(client: TestClient) -> None:
+    tasks = client.app.state.services.tasks  # type: ignore[attr-defined]
+    assert tasks.names == ["trend-sampler", "wallboard-hub", "weekly-qa-draw"]
+
+    async def doomed() -> None:
+        raise RuntimeError("a bug")
+
+    assert client.portal is not None
+    client.portal.call(lambda: tasks.spawn("doomed", doomed, restart=False))
+    for _ in range(50):
+        if 'ivr_background_task_deaths_total{task="doomed"} 1.0' in client.get("/metrics").text:
+            break
+        time.sleep(0.05)
+    assert 'ivr_background_task_deaths_total{task="doomed"} 1.0' in client.get("/metrics").text
+
+
 async def test_one_round_trip_page_reads_the_same_records_as_callstore(redis_url: str) -> None:
     r = redis.Redis.from_url(redis_url)
     now = time.time()
