@@ -106,6 +106,8 @@ def _message(rec: dict[str, Any]) -> list[str]:
     error = rec.get("voicemail_error")
     if isinstance(error, dict):
         return [f"[red]message NOT saved ({error.get('reason')})[/]"]
+    if rec.get("outcome") == "voicemail_empty":
+        return ["no message left"]
     if not rec.get("voicemail"):
         return []
     path = Path(str(rec["voicemail"]))

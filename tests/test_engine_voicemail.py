@@ -41,9 +41,9 @@ def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("audio", "status", "reason"), [
-    (None, "SUCCESS", "missing"),
-    (b"", "SILENCE", "empty"),
-    (RECORDED_MESSAGE[:44], "SILENCE", "empty"),  # a .wav header and no audio
+    (None, "SILENCE", "missing"),
+    (b"", "TIMEOUT", "empty"),  # the whole time allowed and no audio written: the recording failed
+    (RECORDED_MESSAGE[:44], "TIMEOUT", "empty"),  # a .wav header and no audio
     (RECORDED_MESSAGE, "ERROR", "record_error"),
 ])
 async def test_a_message_that_is_not_there_is_not_recorded_as_kept(
@@ -70,6 +70,25 @@ async def test_a_good_message_is_kept_and_not_counted(tmp_path: Path, prompts_di
     assert outcome == "voicemail" and size == len(RECORDED_MESSAGE)
     assert "voicemail_error" not in rec.fields and rec.counters == {}
     assert said(prompts_dir, APOLOGY) not in ch.played()
+
+
+@pytest.mark.parametrize("ending", ["SILENCE", "DTMF", "HANGUP"])
+async def test_a_caller_who_says_nothing_left_no_message_which_is_no_loss(
+    tmp_path: Path, prompts_dir: Path, caplog: pytest.LogCaptureFixture, ending: str
+) -> None:
+    engine = make_engine(tmp_path, prompts_dir, CLOSED)
+    outcome, ch, rec = await call(engine, [""], record_audio=RECORDED_MESSAGE[:44],
+                                  exec_sets={"Record": {"RECORD_STATUS": ending}})
+    assert outcome == "voicemail_empty" and rec.fields["voicemail"] is None
+    assert "voicemail_error" not in rec.fields and rec.counters == {}
+    assert said(prompts_dir, APOLOGY) not in ch.played()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_caller_who_hangs_up_at_the_beep_left_no_message(tmp_path: Path, prompts_dir: Path) -> None:
+    engine = make_engine(tmp_path, prompts_dir, CLOSED)
+    outcome, _, rec = await call(engine, [""], record_audio=RECORDED_MESSAGE[:44], exec_hangup=["Record"])
+    assert outcome == "voicemail_empty" and rec.fields["voicemail"] is None and rec.counters == {}
 
 
 async def test_caller_hanging_up_on_a_lost_message_is_counted_too(tmp_path: Path, prompts_dir: Path) -> None:

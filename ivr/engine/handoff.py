@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 # Why a message was not kept: Record said ERROR, no file, a file with no audio, a file we cannot stat.
 VOICEMAIL_LOST_REASONS = ("record_error", "missing", "empty", "unreadable")
 WAV_HEADER_BYTES = 44  # a .wav Record left with no audio after its header holds no message
+# Record's endings by the caller (silence, #, hangup; None = hung up before we could ask): with no
+# audio in the file, the caller left no message. That is not a loss: no ERROR, no lost count.
+_CALLER_ENDED = {None, "SILENCE", "DTMF", "HANGUP"}
 
 
 async def run_queue(node: QueueNode, ctx: CallContext) -> Step:
@@ -141,14 +144,19 @@ async def run_voicemail(node: VoicemailNode, ctx: CallContext) -> Step:
 
 
 async def _settle_message(ctx: CallContext, path: Path, status: str | None) -> bool:
-    """Record whether the message at `path` was kept; True if it was."""
+    """Record whether the message at `path` was kept (or the caller left none); False if it was lost."""
     reason = "record_error" if status == "ERROR" else await asyncio.to_thread(_file_problem, path)
     if reason is None:
         ctx.result = "voicemail"
         ctx.recorder.set("voicemail", str(path))
         return True
-    ctx.result = "voicemail_failed"
     ctx.recorder.set("voicemail", None)
+    if reason == "empty" and status in _CALLER_ENDED:
+        ctx.result = "voicemail_empty"
+        ctx.event("voicemail_empty", path=str(path), status=status)
+        log.info("call %s: caller left no message (RECORD_STATUS=%s)", ctx.call_id, status)
+        return True
+    ctx.result = "voicemail_failed"
     ctx.recorder.set("voicemail_error", {"reason": reason, "path": str(path), "status": status})
     ctx.recorder.count(keys.VOICEMAIL_LOST, reason)
     ctx.event("voicemail_lost", reason=reason, path=str(path), status=status)
