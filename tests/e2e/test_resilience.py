@@ -21,11 +21,13 @@ from harness.scenarios import Audio, AwaitHangup, Dtmf, Hangup, Wait
 from harness.service_thread import ServiceThread
 from harness.sipp import free_sip_port, place_calls
 from harness.timeline import ms_until_menu
+from ivr.asterisk.config import RuntimeOptions
 from ivr.clock import MutableClock
 from ivr.settings import Settings
 from tests.e2e.conftest import MONDAY_10AM
 from tests.support.calls import dtmf, find_record, node_path
-from tests.support.components import RedisServer, free_port, missing
+from tests.support.components import RedisServer, free_port
+from tests.support.pbx import running_asterisk
 
 pytestmark = [pytest.mark.e2e]
 
@@ -69,24 +71,13 @@ VM_INTRO_S = 5.7  # vm-intro.gsm; the message starts after the fallback queue's 
 def fallback_pbx(e2e_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A private Asterisk whose flow server never answers (AGISTATUS=FAILURE) and whose fallback
     queue gives up after 1 s, so every call ends in the dialplan's own voicemail."""
-    from ivr.asterisk.build import AsteriskNotBuilt
-    from ivr.asterisk.config import RuntimeOptions
-    from ivr.asterisk.process import AsteriskInstance
-
     settings = e2e_settings.model_copy(update={
         "sip_port": free_sip_port(), "ami_port": free_port(), "agi_port": free_port(),
         "state_dir": tmp_path / "state", "recordings_dir": tmp_path / "recordings",
         # A Redis database of its own: the recording hook may queue a job other tests must not see.
         "redis_url": e2e_settings.redis_url.rsplit("/", 1)[0] + "/5"})
-    try:
-        inst = AsteriskInstance(settings, tmp_path / "asterisk", RuntimeOptions(fallback_queue_timeout=1))
-    except AsteriskNotBuilt as exc:
-        missing(f"Asterisk build ({exc})")
-    inst.start(timeout=60)
-    try:
+    with running_asterisk(settings, tmp_path / "asterisk", RuntimeOptions(fallback_queue_timeout=1)):
         yield settings
-    finally:
-        inst.stop()
 
 
 def _fallback_voicemail(settings: Settings, caller: str) -> dict[str, Any]:
