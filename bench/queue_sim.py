@@ -85,6 +85,8 @@ class ModeStats:
         timing = [r.get("answer_timing") or {} for r in queued]
         answered = [t for t in timing if t.get("answered")]
         in_time = [t for t in answered if t.get("within_rings")]
+        caller_in_time = [t for t in answered
+                          if (t.get("since_first_ring_s") or 0) <= t["ring_cycle_s"] * t["ring_limit"]]
         overflow = [r["overflow"]["rule"] for r in queued if r.get("overflow")]
         booked = [r for r in queued if (r.get("callback") or {}).get("duplicate") is False]
         left = [r for r in queued if not (r.get("answer_timing") or {}).get("answered") and not r.get("overflow")
@@ -98,6 +100,7 @@ class ModeStats:
             "calls placed / queued": f"{self.placed} / {len(queued)}",
             "answered": f"{len(answered)} ({pct(len(answered), len(queued))})",
             "answered within 3 rings (of answered)": pct(len(in_time), len(answered)),
+            "... and within 3 rings of the caller's first ring at any phone": pct(len(caller_in_time), len(answered)),
             "abandoned (hung up waiting)": f"{len(left)} ({pct(len(left), len(queued))})",
             "overflow by rule": by_rule,
             "callbacks booked / completed": f"{len(booked)} / {done}",
@@ -190,8 +193,10 @@ def markdown(ours: ModeStats, stock: ModeStats, minutes: float, rate: float, too
     lines += [f"| {k} | {a[k]} | {b[k]} |" for k in a]
     lines += ["", "Ours answers fewer callers in the queue because the callers who would rather be called back "
               "take the offer (stock has none: they hang up); they are served by the dialer, agent first. "
-              "A member rings at most 3 x 1.5 s rounded down (4 s): 1003 (4.8 s) is rung out, then auto-paused "
-              "after 2 misses; a late answer left is a caller whose first ring went to 1003 before that. "
+              "A member rings at most 3 x 1.5 s rounded down (4 s) in both modes (the same rendered queues.conf), "
+              "so the phone that answers does so within 3 rings by construction; 1003 (4.8 s) is rung out, then "
+              "auto-paused after 2 misses, and a caller whose first ring went to 1003 waited longer than 3 rings "
+              "since that first ring (the caller's-side row). "
               "Our announcements take a waiting caller out of Queue() for a few "
               "seconds each (docs/queues.md, Live wiring)."]
     return "\n".join(lines) + "\n"
