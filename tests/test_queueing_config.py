@@ -16,6 +16,8 @@ FLOWS = REPO_ROOT / "ivr" / "flows"
 _SHIPPED = (FLOWS / "queues.yaml").read_text(encoding="utf-8")
 # The shipped callback_numbers and callback_texts: required once a queue offers callbacks (the default).
 CALLBACK_SECTIONS = "\n" + _SHIPPED[_SHIPPED.index("callback_numbers:"):_SHIPPED.index("\nqueues:")] + "\n"
+# The shipped announcement_texts alone (part of CALLBACK_SECTIONS too): required in every queues.yaml.
+ANNOUNCEMENT_SECTION = "\n" + _SHIPPED[_SHIPPED.index("announcement_texts:"):_SHIPPED.index("\nqueues:")] + "\n"
 MINIMAL = """\
 queues:
   support: {}

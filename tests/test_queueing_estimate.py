@@ -10,12 +10,23 @@ from ivr.queueing.announce import (
     self_service_hint,
     spoken_minutes,
 )
+from ivr.queueing.config import load_queue_config
 from ivr.queueing.estimate import WaitEstimate, estimate_wait, handle_time
 from ivr.queueing.model import SelfService
+from ivr.queueing.texts import AnnouncementTexts
+from ivr.settings import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(10)
 
 STEADY = [240.0] * 12  # every recent call took 4 minutes
+
+
+def shipped_texts() -> AnnouncementTexts:
+    """The announcement texts of the shipped queues.yaml: what admins start from."""
+    return load_queue_config(REPO_ROOT / "ivr" / "flows" / "queues.yaml").announcement_texts
+
+
+T = shipped_texts()
 
 
 def est(seconds: float) -> WaitEstimate:
@@ -87,32 +98,32 @@ def test_spoken_minutes_round_up(seconds: float, minutes: int | None) -> None:
 
 
 def test_chinese_announcements() -> None:
-    assert announcement_text(3, est(170), "zh-CN") == "您前面还有2位客户，预计等待约3分钟。"
-    assert announcement_text(1, est(20), "zh-CN") == "您是下一位，预计等待不到1分钟。"
-    assert announcement_text(5, est(4000), "zh-CN") == "您前面还有4位客户，预计等待超过1小时。"
-    assert announcement_text(2, None, "zh-CN") == "您前面还有1位客户，感谢您的耐心等待。"
+    assert announcement_text(T, 3, est(170), "zh-CN") == "您前面还有2位客户，预计等待约3分钟。"
+    assert announcement_text(T, 1, est(20), "zh-CN") == "您是下一位，预计等待不到1分钟。"
+    assert announcement_text(T, 5, est(4000), "zh-CN") == "您前面还有4位客户，预计等待超过1小时。"
+    assert announcement_text(T, 2, None, "zh-CN") == "您前面还有1位客户，感谢您的耐心等待。"
 
 
 def test_english_announcements() -> None:
-    assert announcement_text(3, est(170), "en-US") == (
+    assert announcement_text(T, 3, est(170), "en-US") == (
         "There are 2 callers ahead of you. Your estimated wait is about 3 minutes.")
-    assert announcement_text(2, est(60), "en-US") == (
+    assert announcement_text(T, 2, est(60), "en-US") == (
         "There is 1 caller ahead of you. Your estimated wait is about 1 minute.")
-    assert announcement_text(1, None, "en-US") == "You are next in line. Thank you for your patience."
+    assert announcement_text(T, 1, None, "en-US") == "You are next in line. Thank you for your patience."
     with pytest.raises(ValueError, match="'fr-FR'"):
-        announcement_text(1, None, "fr-FR")
+        announcement_text(T, 1, None, "fr-FR")
 
 
 def test_hint_and_callback_offer() -> None:
     cfg = SelfService(url="www.example.com/faq", text={"zh-CN": "请访问 {url}"})
-    assert self_service_hint(cfg, "zh-CN") == "请访问 www.example.com/faq"
-    assert self_service_hint(cfg, "en-US") == (
+    assert self_service_hint(T, cfg, "zh-CN") == "请访问 www.example.com/faq"
+    assert self_service_hint(T, cfg, "en-US") == (
         "You can also find answers to common questions on our website, www.example.com/faq.")
-    assert self_service_hint(SelfService(), "zh-CN") is None
+    assert self_service_hint(T, SelfService(), "zh-CN") is None
     with pytest.raises(ValueError, match="url is not set"):
-        self_service_hint(SelfService(text={"en-US": "see {url}"}), "en-US")
-    assert "请按1" in callback_offer_text("1", "zh-CN")
-    assert "press 2" in callback_offer_text("2", "en-US")
+        self_service_hint(T, SelfService(text={"en-US": "see {url}"}), "en-US")
+    assert "请按1" in callback_offer_text(T, "1", "zh-CN")
+    assert "press 2" in callback_offer_text(T, "2", "en-US")
 
 
 def test_announcement_schedule_interleaves_hint() -> None:

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ivr.queueing.announce import announcement_text
 from ivr.queueing.config import QueueConfigError, load_queue_config, parse_queue_config
 from ivr.queueing.numbers import BadNumber, NumberingPlan, normalize_number, spoken_number
 from ivr.settings import REPO_ROOT
-from tests.test_queueing_config import CALLBACK_SECTIONS
+from tests.test_queueing_config import ANNOUNCEMENT_SECTION, CALLBACK_SECTIONS
 
 pytestmark = pytest.mark.timeout(60)
 CFG = load_queue_config(REPO_ROOT / "ivr" / "flows" / "queues.yaml")
@@ -143,9 +144,28 @@ def test_missing_translation_or_unknown_placeholder_is_named() -> None:
     assert "field callback_texts.confirm" in got[0] and "unknown placeholder(s) ['confrim_key']" in got[0]
 
 
+def test_every_queues_file_says_what_waiting_callers_hear() -> None:
+    got = issues("queues:\n  support: {callback: {enabled: false}}\n")
+    assert got == ["line 1: field announcement_texts: Field required"]
+    no_english = ANNOUNCEMENT_SECTION.replace(
+        '    en-US: "There are {ahead} callers ahead of you."\n', "")
+    got = issues("queues:\n  support: {callback: {enabled: false}}\n" + no_english)
+    assert len(got) == 1 and "field announcement_texts.ahead_many" in got[0] and "missing ['en-US']" in got[0]
+    lost = ANNOUNCEMENT_SECTION.replace("您前面还有{ahead}位客户", "您前面还有几位客户")
+    got = issues("queues:\n  support: {callback: {enabled: false}}\n" + lost)
+    assert "field announcement_texts.ahead_many" in got[0] and "must say {ahead}" in got[0]
+
+
+def test_what_callers_hear_is_what_the_yaml_says() -> None:
+    words = ANNOUNCEMENT_SECTION.replace("您前面还有{ahead}位客户", "前面还有{ahead}人")
+    cfg = parse_queue_config("queues:\n  support: {callback: {enabled: false}}\n" + words, Path("queues.yaml"))
+    assert announcement_text(cfg.announcement_texts, 4, None, "zh-CN") == "前面还有3人，感谢您的耐心等待。"
+
+
 def test_callbacks_need_a_plan_and_texts() -> None:
-    got = issues("queues:\n  support: {}\n")
+    got = issues("queues:\n  support: {}\n" + ANNOUNCEMENT_SECTION)
     assert got == ["line 1: field (top level): queue(s) ['support'] offer callbacks: add callback_numbers and "
                    "callback_texts (or set callback.enabled: false)"]
-    cfg = parse_queue_config("queues:\n  support: {callback: {enabled: false}}\n", Path("queues.yaml"))
+    cfg = parse_queue_config("queues:\n  support: {callback: {enabled: false}}\n" + ANNOUNCEMENT_SECTION,
+                             Path("queues.yaml"))
     assert cfg.callback_numbers is None

@@ -17,10 +17,10 @@ from ivr import keys
 from ivr.engine.callback_number import NumberDialogue
 from ivr.engine.context import CallContext, End, Step
 from ivr.privacy.masking import mask_number
-from ivr.queueing.callback_texts import TextKey
 from ivr.queueing.callbacks import CallbackError, CallbackStore, Duplicate, NumberRefused
 from ivr.queueing.live import callback_ops
 from ivr.queueing.model import LANGUAGES, QueueConfig
+from ivr.queueing.texts import TextKey
 from ivr.state.ops import apply_ops
 
 log = logging.getLogger(__name__)

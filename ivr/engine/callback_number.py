@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from ivr.engine.context import CallContext
 from ivr.privacy.masking import mask_number
-from ivr.queueing.callback_texts import CallbackTexts, TextKey
 from ivr.queueing.model import CallbackOffer
 from ivr.queueing.numbers import MAX_DIGITS, NumberingPlan, spoken_number
+from ivr.queueing.texts import CallbackTexts, TextKey
 
 
 @dataclass(frozen=True)

@@ -278,7 +278,7 @@ class QueueWait:
             if position == 1 and est is not None and est.seconds == 0:
                 self.ctx.event("queue_announcement_skipped", position=1, reason="next, an agent is free")
                 return None  # back into Queue() at once: an agent is about to ring
-            text = announce.announcement_text(position, est, self.language)
+            text = announce.announcement_text(self.rt.cfg.announcement_texts, position, est, self.language)
             # What the caller heard ("less than a minute" = 60 s): nobody waits past it without a callback offer.
             promised = 60.0 * (announce.spoken_minutes(est.seconds) or 1) if est and est.seconds <= 3600 else math.inf
             data.update(position=position, estimate_s=est.seconds if est else None,
@@ -286,8 +286,10 @@ class QueueWait:
             self.offer_due = self.waited() + promised if cb.enabled else math.inf
         else:
             self.offer_due = math.inf
-            offer = announce.callback_offer_text(cb.key, self.language) if cb.enabled else ""
-            text = " ".join(filter(None, (announce.self_service_hint(self.rt.cfg.self_service, self.language), offer)))
+            words = self.rt.cfg.announcement_texts
+            offer = announce.callback_offer_text(words, cb.key, self.language) if cb.enabled else ""
+            hint = announce.self_service_hint(words, self.rt.cfg.self_service, self.language)
+            text = " ".join(filter(None, (hint, offer)))
         path = await self.ctx.services.synthesize(text, self.language)
         self.ctx.event("queue_announcement", text=text, prompt=str(path), **data)
         return await self.ctx.channel.stream_file(str(path), cb.key if cb.enabled else "") or None

@@ -1,6 +1,8 @@
 """What a waiting caller hears, and when: position and our estimate, a self-service hint, the callback offer.
 
-Texts are synthesised by ivr.prompts; numbers are written as digits, which both voices read naturally.
+The words are queues.yaml `announcement_texts` (ivr.queueing.texts): admins change and translate
+them. Texts are synthesised by ivr.prompts; numbers are written as digits, which both voices read
+naturally.
 Minutes are rounded UP (under-promising a wait is worse than over-promising it): exact minutes up
 to 10, then 5-minute steps; past an hour we say so rather than name a number we cannot stand behind.
 """
@@ -13,13 +15,9 @@ from typing import Literal
 
 from ivr.queueing.estimate import WaitEstimate
 from ivr.queueing.model import LANGUAGES, SelfService
+from ivr.queueing.texts import AnnouncementTexts
 
 Kind = Literal["position", "hint"]
-
-_DEFAULT_HINT = {
-    "zh-CN": "您也可以访问我们的网站 {url} 查看常见问题，自助解决。",
-    "en-US": "You can also find answers to common questions on our website, {url}.",
-}
 
 
 def _check(language: str) -> str:
@@ -38,40 +36,38 @@ def spoken_minutes(seconds: float) -> int | None:
     return min(60, 5 * math.ceil(minutes / 5))
 
 
-def _wait_phrase(estimate: WaitEstimate | None, language: str) -> str:
-    zh = language == "zh-CN"
+def _wait_phrase(texts: AnnouncementTexts, estimate: WaitEstimate | None, language: str) -> str:
     if estimate is None:
-        return "感谢您的耐心等待。" if zh else "Thank you for your patience."
+        return texts.say("wait_unknown", language)
     if estimate.seconds > 3600:
-        return "预计等待超过1小时。" if zh else "Your estimated wait is more than an hour."
+        return texts.say("wait_over_hour", language)
     minutes = spoken_minutes(estimate.seconds)
     if minutes is None:
-        return "预计等待不到1分钟。" if zh else "Your estimated wait is less than a minute."
-    if zh:
-        return f"预计等待约{minutes}分钟。"
-    return f"Your estimated wait is about {minutes} minute{'s' if minutes != 1 else ''}."
+        return texts.say("wait_under_minute", language)
+    if minutes == 1:
+        return texts.say("wait_one_minute", language)
+    return texts.say("wait_minutes", language, minutes=minutes)
 
 
-def announcement_text(position: int, estimate: WaitEstimate | None, language: str) -> str:
+def announcement_text(texts: AnnouncementTexts, position: int, estimate: WaitEstimate | None, language: str) -> str:
     """e.g. "您前面还有2位客户，预计等待约3分钟。" for the caller at 1-based `position` 3."""
     _check(language)
     if position < 1:
         raise ValueError(f"position is 1-based, got {position}")
     ahead = position - 1
-    wait = _wait_phrase(estimate, language)
-    if language == "zh-CN":
-        head = "您是下一位" if ahead == 0 else f"您前面还有{ahead}位客户"
-        return f"{head}，{wait}"
     if ahead == 0:
-        return f"You are next in line. {wait}"
-    head = "There is 1 caller" if ahead == 1 else f"There are {ahead} callers"
-    return f"{head} ahead of you. {wait}"
+        head = texts.say("next_in_line", language)
+    elif ahead == 1:
+        head = texts.say("ahead_one", language)
+    else:
+        head = texts.say("ahead_many", language, ahead=ahead)
+    return texts.say("position", language, head=head, wait=_wait_phrase(texts, estimate, language))
 
 
-def self_service_hint(cfg: SelfService, language: str) -> str | None:
+def self_service_hint(texts: AnnouncementTexts, cfg: SelfService, language: str) -> str | None:
     """The website FAQ hint in `language`; None when no text or URL is configured."""
     _check(language)
-    text = cfg.text.get(language) or (_DEFAULT_HINT[language] if cfg.url else None)
+    text = cfg.text.get(language) or (texts.say("faq_hint", language, url="{url}") if cfg.url else None)
     if text is None:
         return None
     if "{url}" in text and not cfg.url:
@@ -79,13 +75,10 @@ def self_service_hint(cfg: SelfService, language: str) -> str | None:
     return text.replace("{url}", cfg.url or "")
 
 
-def callback_offer_text(key: str, language: str) -> str:
+def callback_offer_text(texts: AnnouncementTexts, key: str, language: str) -> str:
     """The queued-callback offer; the caller keeps their place and may hang up."""
     _check(language)
-    if language == "zh-CN":
-        return f"如果您不想继续等待，请按{key}，我们将保留您的排队位置，轮到您时给您回电。"
-    return (f"If you prefer not to wait, press {key}. You keep your place in the queue, "
-            "and we will call you back when it is your turn.")
+    return texts.say("callback_offer", language, key=key)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from ivr.queueing import callback_texts
-from ivr.queueing.callback_texts import CallbackTexts
+from ivr.queueing import texts
 from ivr.queueing.numbers import NumberingPlan
+from ivr.queueing.texts import AnnouncementTexts, CallbackTexts
 
-LANGUAGES = callback_texts.LANGUAGES  # the languages callers are served in: every text needs each one
+LANGUAGES = texts.LANGUAGES  # the languages callers are served in: every text needs each one
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")  # safe as a queues.conf/pjsip.conf section name
 Strategy = Literal[
@@ -186,6 +186,7 @@ class QueueConfig(_Strict):
     agents: dict[Name, AgentDef] = Field(default_factory=dict)
     callback_numbers: NumberingPlan | None = None  # which numbers a callback may dial
     callback_texts: CallbackTexts | None = None
+    announcement_texts: AnnouncementTexts  # what a waiting caller hears (position, estimate, hint, offer)
 
     @model_validator(mode="after")
     def _callbacks_need_plan_and_texts(self) -> QueueConfig:
