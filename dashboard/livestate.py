@@ -100,7 +100,7 @@ def _longest_wait(raw: dict[str, str], now: float) -> float:
 
 def _queue_view(name: str, title: str, callers: dict[str, str], agents: dict[str, str],
                 day: dict[str, str], callbacks: int, now: float) -> QueueView:
-    # The engine counts each overflow by rule and by reason (ivr.queueing.liveops.overflow_ops).
+    # The engine counts each overflow by rule and by reason (ivr.queueing.live.overflow_ops).
     overflow = {k.removeprefix("overflow_reason:"): _int(v) for k, v in day.items()
                 if k.startswith("overflow_reason:")}
     return QueueView(

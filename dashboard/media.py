@@ -1,6 +1,6 @@
 """Recordings and transcripts of a call, found through its call record and never outside recordings/.
 
-The record's "recording" field names the files (ivr/recording.py). Every path is resolved
+The record's "recording" field names the files (ivr/recording/paths.py). Every path is resolved
 (symlinks and `..` included) and must lie under Settings.recordings_dir; anything else is refused,
 whoever wrote the record. When the two per-speaker files exist, a stereo file (caller left,
 agent right) is built once with sox next to them, so the player has both channels.

@@ -100,7 +100,7 @@ TRANSCRIPT_LINES = [
 def write_recording(recordings: Path, call_id: str, *, stereo_mixed: bool = True,
                     seconds: float = 4.0) -> dict[str, Any]:
     """A real recording made with sox (stereo mixed file, or the two per-speaker mono files) and a
-    transcript JSON beside it, laid out like ivr/recording.py; returns the call record fields."""
+    transcript JSON beside it, laid out like ivr/recording/paths.py; returns the call record fields."""
     sox = shutil.which("sox")
     assert sox, "sox is needed to make test recordings"
     day = recordings / "2026" / "03" / "02"

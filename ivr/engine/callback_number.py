@@ -5,7 +5,7 @@ As Amazon Connect's queued callback does: "we will call you back at 138 1234 567
 (queues.yaml `callback_numbers`); a refused number is said to the caller and its reason written on the
 call record. No key, a key that means nothing, and a refused keyed number each cost one of
 `callback.tries`; then the caller hears that nothing was booked and keeps waiting. Numbers on the record
-are masked as supervisors see them (dashboard.calls.mask_number): the raw one goes to the callback store only.
+are masked as supervisors see them (ivr.privacy.masking.mask_number): the raw one goes to the callback store only.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ class CallbackDialer:
             return None, str(exc)
 
     def masked_dial(self, number: str) -> str:
-        """The dial string as supervisors may see it (dashboard.calls.mask_number)."""
+        """The dial string as supervisors may see it (ivr.privacy.masking.mask_number)."""
         plan = self.cfg.callback_numbers
         digits = plan.dial_digits(number) if plan is not None else number
         return self.settings.callback_dial.replace("{number}", str(mask_number(digits)))
