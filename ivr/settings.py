@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     recordings_dir: Path = REPO_ROOT / "recordings"
     prompts_dir: Path | None = None  # default: <state_dir>/prompts
 
+    # Production services (`ivr services render`, docs/operations.md)
+    service_user: str = "hotline"  # the dedicated user every unit runs as
+    service_workers: int = Field(2, ge=1, le=64, description="transcription worker units (one per core)")
+    service_env_file: Path = Path("/etc/hotline-ivr/ivr.env")  # the units' EnvironmentFile= (0600)
+    service_asterisk_unit: str = ""  # "" = render hotline-asterisk.service; else the operator's own unit
+    service_redis_unit: str = "redis-server.service"
+
     # Behaviour
     fallback_queue: str = "support"  # where the dialplan sends a call when our flow server fails
     default_language: str = "zh-CN"

@@ -1,0 +1,1 @@
+"""Production deployment: systemd units and their environment file, rendered from the settings."""
