@@ -29,6 +29,10 @@ def build_app() -> typer.Typer:
     from ivr.cli import agents
 
     app.add_typer(agents.app, name="agents")
+    from ivr.cli import doctor, services
+
+    app.add_typer(services.app, name="services")
+    app.command(name="doctor")(doctor.doctor)
     return app
 
 
