@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libssl-dev libncurses-dev bzip2 patch xz-utils dpkg-dev
   asterisk-core-sounds-en asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   sip-tester redis-server espeak-ng sox ffmpeg python3-venv python3-dev
-  chromium fonts-wqy-microhei fontconfig
+  chromium fonts-wqy-microhei fontconfig systemd
 )
 
 missing=()

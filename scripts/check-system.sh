@@ -8,7 +8,8 @@ need() { missing+=("$1 (Debian package $2)"); }
 
 for spec in sipp:sip-tester redis-server:redis-server redis-cli:redis-tools espeak-ng:espeak-ng sox:sox \
             ffmpeg:ffmpeg ffprobe:ffmpeg chromium:chromium fc-list:fontconfig dpkg-source:dpkg-dev \
-            make:build-essential gcc:build-essential patch:patch bzip2:bzip2 xz:xz-utils; do
+            make:build-essential gcc:build-essential patch:patch bzip2:bzip2 xz:xz-utils \
+            systemd-analyze:systemd; do
   command -v "${spec%%:*}" >/dev/null 2>&1 || need "command ${spec%%:*}" "${spec#*:}"
 done
 
