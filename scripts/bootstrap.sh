@@ -7,13 +7,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-# Asterisk build deps, SIPp, Redis, prompt synthesis and audio tools, browser for dashboard tests.
+# Asterisk build deps, SIPp, Redis, prompt synthesis and audio tools, browser for dashboard tests,
+# PostgreSQL (the production records database; tests start their own with initdb/pg_ctl).
 APT_PACKAGES=(
   build-essential pkg-config libedit-dev libjansson-dev libxml2-dev libsqlite3-dev uuid-dev
   libssl-dev libncurses-dev bzip2 patch xz-utils dpkg-dev
   asterisk-core-sounds-en asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   sip-tester redis-server espeak-ng sox ffmpeg python3-venv python3-dev
-  chromium fonts-wqy-microhei fontconfig systemd
+  chromium fonts-wqy-microhei fontconfig systemd postgresql
 )
 
 missing=()

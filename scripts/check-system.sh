@@ -32,6 +32,12 @@ fi
 if command -v fc-list >/dev/null 2>&1; then
   [ -n "$(fc-list :lang=zh family 2>/dev/null)" ] || need "a CJK font (fc-list :lang=zh)" fonts-wqy-microhei
 fi
+# Records database (docs/storage.md): tests run a private PostgreSQL server with initdb and pg_ctl,
+# which Debian keeps off PATH in /usr/lib/postgresql/<major>/bin.
+PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+for tool in initdb pg_ctl postgres; do
+  [ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/$tool" ] || need "PostgreSQL's $tool (/usr/lib/postgresql/<major>/bin)" postgresql
+done
 python3 -c "import venv, ensurepip" 2>/dev/null || need "python3 venv/ensurepip" python3-venv
 
 if [ "${#missing[@]}" -gt 0 ]; then

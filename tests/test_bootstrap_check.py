@@ -44,3 +44,10 @@ def test_a_missing_command_is_named_with_its_package(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "command sipp (Debian package sip-tester)" in done.stderr
     assert "command chromium (Debian package chromium)" in done.stderr
+
+
+def test_postgresql_server_tools_are_checked(tmp_path: Path) -> None:
+    # Debian keeps initdb/pg_ctl off PATH; a machine without the postgresql package has no such dir.
+    done = _run(PG_BINDIR=str(tmp_path / "nowhere"))
+    assert done.returncode == 1
+    assert "PostgreSQL's initdb" in done.stderr and "Debian package postgresql" in done.stderr
