@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Redis (live state, call records, jobs)
     redis_url: str = "redis://127.0.0.1:6379/0"
     call_record_ttl_days: int = Field(120, ge=1)
+    # Records that must last (finished calls, QA scores, audit log) in SQL (docs/storage.md): a SQLAlchemy
+    # URL, "" = SQLite <state_dir>/hotline.db; "postgresql://user@host/db" in production
+    database_url: str = ""
+    call_record_live_days: int = Field(
+        7, ge=1, description="days a finished call stays in Redis once it is in the records database")
 
     # Asterisk Manager Interface
     ami_host: str = "127.0.0.1"
