@@ -40,6 +40,18 @@ def call_events(call_id: str) -> str:
 
 CALLS_INDEX = f"{PREFIX}:calls"
 
+# Calls whose record changed since it was last copied into the records database (ivr/records/mover.py):
+# zset call_id scored by when it was written. The RecordWriter adds to it with every write of a call hash;
+# the mover removes an entry once that version is in SQL and then shortens the record's TTL to
+# call_record_live_ttl_s, so Redis holds days of calls, not the whole retention period.
+RECORDS_PENDING = f"{PREFIX}:records:pending"
+
+
+def call_record_live_ttl_s(settings: Settings) -> int:
+    """How long a call's record stays in Redis once it is in SQL (IVR_CALL_RECORD_LIVE_DAYS)."""
+    return settings.call_record_live_days * DAY_S
+
+
 # Incident statement (统一口径): JSON {"on": bool, "text": {lang: text}, "recovery": "...", "since": ts}
 INCIDENT = f"{PREFIX}:incident"
 
