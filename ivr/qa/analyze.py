@@ -4,13 +4,18 @@ Flags: forbidden_phrase (agent said a 服务忌语), no_greeting / late_greeting
 agent_hung_up_first, long_silence, talk_over. Metrics: courtesy words found and missing, talk
 seconds per side and the agent's share. Times are seconds from the start of the recording
 (MixMonitor's `b`: the moment caller and agent were bridged).
+
+A transcript made by a model of another language (the Korean stand-in for a Chinese call) holds
+words nobody said: every flag read from it gets trust "mismatched_language" and the result carries
+the language check, so no one acts on such a flag as if it were evidence. agent_hung_up_first
+comes from the call record, not the words, and stays trusted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,16 +32,21 @@ class QaConfig:
     word_join: float = 0.3  # gap between words of one speaker still counted as talking
 
 
+Trust = Literal["ok", "mismatched_language"]
+
+
 class Flag(BaseModel):
     kind: str
     t: float
     speaker: Speaker | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    trust: Trust = "ok"
 
 
 class QaResult(BaseModel):
     flags: list[Flag] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    language_check: dict[str, Any] = Field(default_factory=dict)  # ivr.transcribe.provenance.LanguageCheck
 
     def kinds(self) -> list[str]:
         return [f.kind for f in self.flags]
@@ -169,9 +179,12 @@ def analyze(
     flags, metrics = phrase_flags(transcript, lists, cfg)
     tflags, tmetrics = timing_flags(transcript, cfg)
     flags += tflags
+    check = transcript.language_check()
+    if check.mismatch:
+        flags = [f.model_copy(update={"trust": "mismatched_language"}) for f in flags]
     if hangup_by == "agent":
         flags.append(Flag(kind="agent_hung_up_first", t=transcript.duration, speaker="agent"))
     metrics |= tmetrics
     metrics["hangup_by"] = hangup_by
     flags.sort(key=lambda f: (f.t, f.kind))
-    return QaResult(flags=flags, metrics=metrics)
+    return QaResult(flags=flags, metrics=metrics, language_check=check.to_dict())

@@ -18,6 +18,7 @@ from typing import Any
 import vosk
 
 from ivr.settings import Settings
+from ivr.transcribe.provenance import language_from_model_name
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +50,42 @@ def _resolve(value: str, where: str) -> Path:
     return path
 
 
-def model_path(settings: Settings, language: str) -> Path:
-    """The model directory for `language`: exact entry, then its base ("zh-CN" -> "zh"), then
-    `vosk_default_model`."""
+def _choice(settings: Settings, language: str) -> tuple[str, str, str | None]:
+    """(configured value, the setting it came from, the language that entry declares)."""
     models = {k.lower(): v for k, v in settings.vosk_models.items()}
     lang = language.lower()
     for candidate in (lang, lang.split("-")[0].split("_")[0]):
         if candidate in models:
-            return _resolve(models[candidate], f"IVR_VOSK_MODELS[{candidate!r}]")
+            return models[candidate], f"IVR_VOSK_MODELS[{candidate!r}]", candidate
     if not settings.vosk_default_model:
         raise ModelError(f"no Vosk model for language {language!r}: add it to IVR_VOSK_MODELS")
-    return _resolve(settings.vosk_default_model, f"IVR_VOSK_DEFAULT_MODEL (language {language!r})")
+    return settings.vosk_default_model, f"IVR_VOSK_DEFAULT_MODEL (language {language!r})", None
+
+
+def model_path(settings: Settings, language: str) -> Path:
+    """The model directory for `language`: exact entry, then its base ("zh-CN" -> "zh"), then
+    `vosk_default_model`."""
+    value, where, _ = _choice(settings, language)
+    return _resolve(value, where)
+
+
+def model_name(path: Path) -> str:
+    # A packaged model lives in <package>/model: the package name says which one it is.
+    return path.parent.name if path.name == "model" else path.name
+
+
+def model_provenance(settings: Settings, language: str) -> dict[str, str]:
+    """The Transcript fields naming the model that serves `language` and the model's own language.
+
+    The model's name wins over the entry it is configured under: "zh" mapped to a Korean model
+    is a mistake to show, not a Chinese model. A default model whose name says nothing is unknown.
+    """
+    value, where, declared = _choice(settings, language)
+    path = _resolve(value, where)
+    name = model_name(path)
+    named = language_from_model_name(name)
+    lang, source = (named, "model name") if named else (declared or "", where.split(" ")[0] if declared else "")
+    return {"model": name, "model_path": str(path), "model_language": lang, "model_language_from": source}
 
 
 def load_model(path: Path) -> Any:

@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ivr.files import atomic_write
+from ivr.transcribe.provenance import LanguageCheck, check_language, language_from_model_name
 
 Speaker = Literal["agent", "caller", "unknown"]
 
@@ -42,12 +43,33 @@ class Utterance(BaseModel):
 
 
 class Transcript(BaseModel):
+    """`language` is the call's language the transcript was made for; `model_language` the language
+    of the model that made it ('' = not known). They differ when a language has no model of its own
+    and the default (Korean) model stood in: see ivr.transcribe.provenance."""
+
     call_id: str = ""
     language: str = ""
     model: str = ""
+    model_path: str = ""
+    model_language: str = ""
+    model_language_from: str = ""  # "model name", or the setting that declared it ("IVR_VOSK_MODELS['zh']")
     duration: float = Field(0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)  # speaker -> audio file
     utterances: list[Utterance] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _model_language(self) -> Transcript:
+        # Transcripts written before the field existed (and the recogniser, which only knows the
+        # name) still say what the model's name says; a name that says nothing stays unknown.
+        if not self.model_language and self.model:
+            guessed = language_from_model_name(self.model)
+            if guessed:
+                self.model_language, self.model_language_from = guessed, "model name"
+        return self
+
+    def language_check(self, call_language: str | None = None) -> LanguageCheck:
+        """The model's language against the call's (default: the language it was made for)."""
+        return check_language(self.model, self.model_language, call_language or self.language)
 
     def by_speaker(self, speaker: Speaker) -> list[Utterance]:
         return [u for u in self.utterances if u.speaker == speaker]
