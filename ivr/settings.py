@@ -7,7 +7,9 @@ value per host.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,34 @@ RETENTION_MINIMUMS: dict[str, tuple[int, str]] = {
     "audit_retention_days": (365, "audit log entries"),
     "qa_retention_days": (365, "QA scores and review samples"),
 }
+
+
+# What may reach the dialplan as a FastAGI address (allow-list): a DNS name or IPv4 address, or an
+# IPv6 address in brackets, and a port. Nothing else gets into extensions.conf.
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*")
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def parse_agi_servers(text: str) -> list[tuple[str, int]]:
+    """IVR_AGI_SERVERS ("host:port,host:port") as (host, port) pairs; ValueError names the bad entry."""
+    out: list[tuple[str, int]] = []
+    for raw in (part.strip() for part in text.split(",")):
+        if not raw:
+            continue
+        host, sep, port = raw.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"agi_servers entry {raw!r}: want host:port with a port 1-65535")
+        if host.startswith("[") and host.endswith("]"):
+            try:
+                ipaddress.IPv6Address(host[1:-1])
+            except ValueError as exc:
+                raise ValueError(f"agi_servers entry {raw!r}: {exc}") from None
+        elif not _HOST.fullmatch(host) or len(host) > 253:
+            raise ValueError(f"agi_servers entry {raw!r}: host must be a DNS name, an IPv4 or [IPv6] address")
+        if (host, int(port)) in out:
+            raise ValueError(f"agi_servers entry {raw!r} is listed twice")
+        out.append((host, int(port)))
+    return out
 
 
 def _default_state_dir() -> Path:
@@ -56,6 +86,12 @@ class Settings(BaseSettings):
     agi_max_calls: int = Field(200, ge=1, description="concurrent calls per process; more are refused")
     agi_read_timeout: float = Field(30.0, gt=0, description="seconds to wait for any line from Asterisk")
     agi_drain_timeout: float = Field(60.0, ge=0, description="SIGTERM: seconds calls in progress may finish")
+    # Several flow servers on one Asterisk (docs/operations.md): the dialplan tries them in this order.
+    agi_servers: str = Field("", description="host:port,host:port,...; empty = IVR_AGI_HOST:IVR_AGI_PORT alone")
+    node_name: str = Field("", description="this node in the leader lease and on calls; empty = <hostname>-<agi_port>")
+    leader_lease_s: float = Field(3.0, ge=1.0, le=60, description="leader lease (AMI listener, callback dialer)")
+    leader_renew_s: float = Field(1.0, gt=0, le=20, description="seconds between lease renewals")
+    queue_pass_ttl_s: int = Field(10_800, ge=600, description="seconds a caller's queue-pass state outlives a call")
 
     # Redis (live state, call records, jobs)
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -141,6 +177,26 @@ class Settings(BaseSettings):
     default_language: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     fake_now: str | None = None  # ISO datetime; pins the clock (tests, demos of after-hours)
+
+    @field_validator("agi_servers")
+    @classmethod
+    def _agi_servers(cls, v: str) -> str:
+        return ",".join(f"{h}:{p}" for h, p in parse_agi_servers(v))
+
+    @field_validator("node_name")
+    @classmethod
+    def _node_name(cls, v: str) -> str:
+        if v and not _NODE_NAME.fullmatch(v):
+            raise ValueError(f"node_name {v!r}: letters, digits, '.', '_' and '-' only, at most 64")
+        return v
+
+    @field_validator("leader_renew_s")
+    @classmethod
+    def _renew(cls, v: float, info: ValidationInfo) -> float:
+        lease = info.data.get("leader_lease_s")
+        if lease is not None and v * 2 > lease:
+            raise ValueError(f"leader_renew_s={v}: renew at least twice per lease (leader_lease_s={lease})")
+        return v
 
     @field_validator("agi_port", "ami_port", "dashboard_port", "sip_port")
     @classmethod
