@@ -207,3 +207,34 @@ def transcribe_job_id(call_id: str) -> str:
 
 TRANSCRIBE_RESULT_TTL_S = DAY_S  # a done job: its transcript is on disk and linked on the call record
 TRANSCRIBE_FAILURE_TTL_S = 30 * DAY_S  # a failed job stays in `ivr transcribe failed` for a month
+
+
+# Several flow servers on one Asterisk (ivr/state/lease.py, docs/operations.md).
+# The leader lease: string holder node name, PX settings.leader_lease_s; only the holder renews/releases.
+LEADER = f"{PREFIX}:leader"
+# hash node -> JSON {"at": epoch, "leading": bool}: who last said what, for `ivr doctor` and /metrics.
+LEADER_NODES = f"{PREFIX}:leader:nodes"
+# hash: the last AMI event the leader applied ("seq": SequenceNumber, "boot": Asterisk's start time),
+# written in the same MULTI as that event's counters, so a new leader replays exactly what came after.
+AMI_APPLIED = f"{PREFIX}:ami:applied"
+
+
+def queue_pass(uid: str) -> str:
+    """A caller's Queue() passes, written by the engine (begin/finish) and the leader's listener (joins):
+    hash queue, timeout:<queue>:<n>, joins:<queue>, first_at:<queue>, finished, finished_at.
+    TTL queue_pass_ttl_s (refreshed by every write)."""
+    return f"{PREFIX}:queue-pass:{uid}"
+
+
+def queue_pass_held(uid: str) -> str:
+    """AMI events of a pass timeout the listener holds until the engine says how the wait ended: list JSON."""
+    return f"{PREFIX}:queue-pass:{uid}:held"
+
+
+# Held events an ended wait released (list of JSON {"uid", "outcome", "events"}), fed by the leader's listener.
+QUEUE_PASS_RELEASED = f"{PREFIX}:queue-pass:released"
+
+
+def queue_pass_ttl_s(settings: Settings) -> int:
+    """Longer than any call, so a pass outlives the call's trailing AMI events."""
+    return settings.queue_pass_ttl_s
