@@ -33,6 +33,9 @@ def build_app() -> typer.Typer:
 
     app.add_typer(services.app, name="services")
     app.command(name="doctor")(doctor.doctor)
+    from ivr.cli import db
+
+    app.add_typer(db.app, name="db")
     return app
 
 
