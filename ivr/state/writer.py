@@ -3,9 +3,11 @@
 Calls never wait on Redis. Operations go into a bounded queue; one background task moves them
 into an ordered buffer and writes them in MULTI/EXEC pipelines. While Redis is down the buffer
 keeps them (bounded: the oldest are dropped and counted) and they are flushed, in order, when
-Redis is back. Each batch is one transaction, so a batch is applied whole or not at all and a
-retried batch does not duplicate list entries (except in the rare case where the connection
-dies after EXEC was sent but before its reply arrived).
+Redis is back. Every write of a call's hash also marks the call pending for the records database
+(keys.RECORDS_PENDING, in the same transaction), so ivr.records.mover copies its latest version
+into SQL and nothing written to a record is left behind there. Each batch is one transaction,
+so a batch is applied whole or not at all and a retried batch does not duplicate list entries
+(except in the rare case where the connection dies after EXEC was sent but before its reply arrived).
 """
 
 from __future__ import annotations
@@ -19,10 +21,21 @@ from collections import deque
 
 import redis.asyncio as aioredis
 
+from ivr import keys
 from ivr.state.ops import HSet, Op, RPush, ZAdd, add_to
 from ivr.state.redis import UNAVAILABLE, RedisHub
 
 log = logging.getLogger(__name__)
+
+
+_CALL_HASH = keys.call("")
+
+
+def _call_id_of(key: str) -> str | None:
+    """The call id of a call's hash key (ivr:call:<id>), None for its event list or any other key."""
+    if not key.startswith(_CALL_HASH) or key.endswith(":events"):
+        return None
+    return key[len(_CALL_HASH):]
 
 
 class RecordWriter:
@@ -144,6 +157,12 @@ class RecordWriter:
             pipe.expire(key, self.ttl_seconds)
         for key in trim_index:
             pipe.zremrangebyscore(key, "-inf", time.time() - self.ttl_seconds)
+        changed = [cid for cid in map(_call_id_of, expire) if cid is not None]
+        if changed:
+            now = time.time()
+            pipe.zadd(keys.RECORDS_PENDING, dict.fromkeys(changed, now))
+            # the same horizon as the records: an entry never outlives its record for long
+            pipe.zremrangebyscore(keys.RECORDS_PENDING, "-inf", now - self.ttl_seconds)
         try:
             await asyncio.wait_for(pipe.execute(), self.write_timeout)
         except UNAVAILABLE as exc:

@@ -1,0 +1,21 @@
+"""Alembic's entry point, run by ivr.records.db.upgrade with the engine in the config's attributes."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from ivr.records.schema import Base
+
+
+def run() -> None:
+    engine = context.config.attributes.get("engine")
+    if not isinstance(engine, Engine):
+        raise RuntimeError("records migrations run through ivr.records.db.upgrade (or `ivr db upgrade`)")
+    with engine.begin() as conn:
+        # render_as_batch: SQLite alters a table by copying it, which Alembic does in batch mode.
+        context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)
+        context.run_migrations()
+
+
+run()
