@@ -20,6 +20,7 @@ from ivr.prompts import build_prompts
 from ivr.queueing.config import QueueConfigError, load_queue_config
 from ivr.queueing.dialer import CallbackDialer
 from ivr.queueing.listener import QueueListener, QueuePasses
+from ivr.records.mover import move_forever
 from ivr.schedule import Schedule, load_schedules
 from ivr.settings import Settings
 from ivr.state.callrecord import CallRecorder
@@ -63,6 +64,7 @@ class HotlineService:
         )
         await self.server.start()
         self.tasks.spawn("flow-watch", self.store.watch)
+        self.tasks.spawn("records-mover", lambda: move_forever(s, self.hub))  # finished calls -> SQL
         if queues is not None:
             self._start_queue_services(queues, schedules)
         self._started = True

@@ -26,6 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import keys
 from ivr.records.calls import to_row, upsert_calls
+from ivr.records.db import engine_from_settings, upgrade
+from ivr.settings import Settings
 from ivr.state.redis import UNAVAILABLE, RedisHub
 
 log = logging.getLogger(__name__)
@@ -151,3 +153,15 @@ class RecordMover:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
             upsert_calls(conn, rows)
+
+
+async def move_forever(settings: Settings, hub: RedisHub) -> None:
+    """`ivr serve`'s background task: the schema brought to head, then the mover. A database that is
+    down makes this raise; the TaskSupervisor logs, counts and restarts it with backoff, and the
+    records wait in Redis meanwhile."""
+    engine = engine_from_settings(settings)
+    try:
+        await asyncio.to_thread(upgrade, engine)
+        await RecordMover(hub, engine, live_ttl_s=keys.call_record_live_ttl_s(settings)).run()
+    finally:
+        engine.dispose()
