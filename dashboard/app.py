@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboard.audit import AuditLog
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFileError, FlowFiles
+from dashboard.records_db import RecordsDb
 from dashboard.routes import (
     agents,
     audit,
@@ -95,6 +96,8 @@ def _localtime_filter(tz: str) -> Callable[[Any], str]:
 
 def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["flows"] = FlowFiles(svc.settings.flows_dir, svc.settings.state_dir)
+    svc.extra["records"] = db = RecordsDb(svc.settings)  # calls, scores, audit that must last (SQL)
+    app.state.on_stop.append(db.close)
     wb = Wallboard(svc)
     svc.extra["wallboard"] = wb
     wb.start(svc.tasks)
