@@ -25,7 +25,21 @@ KPIS: dict[str, tuple[str, int]] = {
     "handling": ("Timeliness of problem handling", 30),
     "satisfaction": ("Customer satisfaction", 30),
 }
+# The policy gives weights, not scales: each KPI is scored 0-100 (100 = fully met), so the weighted
+# total is also 0-100. The form states each scale and computes the same total live (static/score.js).
+SCALES: dict[str, tuple[int, int]] = {k: (0, 100) for k in KPIS}
+KPI_HELP: dict[str, str] = {
+    "answering": "100 = answered within 3 rings (with an apology when late)",
+    "accuracy": "100 = name, phone, address, product and problem recorded correctly",
+    "handling": "100 = resolved or handed over within the promised time",
+    "satisfaction": "100 = caller satisfied with timeliness, fix and attitude (see the survey)",
+}
 MAX_COMMENT = 4000
+
+
+def scale_text(kpi: str) -> str:
+    low, high = SCALES[kpi]
+    return f"{low}-{high}"
 
 
 class ScoreConflict(Exception):
@@ -39,9 +53,10 @@ class ScoreInput(BaseModel):
     reason: str = Field("", max_length=MAX_COMMENT)
 
     def problems(self) -> list[str]:
-        out = [f"KPI {k!r}: missing (0-100)" for k in KPIS if k not in self.kpis]
+        out = [f"{KPIS[k][0]} ({k}): missing (scale {scale_text(k)})" for k in KPIS if k not in self.kpis]
         out += [f"KPI {k!r}: unknown (known: {', '.join(KPIS)})" for k in self.kpis if k not in KPIS]
-        out += [f"KPI {k!r}: {v} is not within 0-100" for k, v in self.kpis.items() if not 0 <= v <= 100]
+        out += [f"{KPIS[k][0]} ({k}): {v} is outside its scale {scale_text(k)}" for k, v in self.kpis.items()
+                if k in SCALES and not SCALES[k][0] <= v <= SCALES[k][1]]
         if self.supersedes and not self.reason.strip():
             out.append("reason: required when a score supersedes another")
         return out
@@ -64,7 +79,14 @@ class Score(BaseModel):
 
 
 def weighted_total(kpis: dict[str, int]) -> float:
-    return round(sum(kpis[k] * w for k, (_, w) in KPIS.items()) / 100.0, 1)
+    """0-100: each KPI's place on its scale times its weight (20/20/30/30), to one decimal.
+
+    static/score.js computes the same number in the browser; tests hold the two together."""
+    total = 0.0
+    for k, (_, weight) in KPIS.items():
+        low, high = SCALES[k]
+        total += (kpis[k] - low) / (high - low) * weight
+    return round(total + 1e-9, 1)
 
 
 class ScoreStore:

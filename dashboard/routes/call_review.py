@@ -14,21 +14,34 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
 from dashboard.audit import Action
+from dashboard.call_facts import Provenance, answer_facts, call_path, mark_flags, provenance, who_hung_up
 from dashboard.call_list import check_call_id
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.masking import for_role
 from dashboard.media import CallMedia, MediaError, call_media, playable, read_transcript
-from dashboard.scoring import KPIS, Score, ScoreConflict, ScoreInput, ScoreStore, iso_week
+from dashboard.scoring import (
+    KPI_HELP,
+    KPIS,
+    SCALES,
+    Score,
+    ScoreConflict,
+    ScoreInput,
+    ScoreStore,
+    iso_week,
+    scale_text,
+)
 from dashboard.sessions import Session
 from ivr import keys
 from ivr.privacy.redact import view_transcript
 from ivr.state.callrecord import CallStore
+from ivr.transcribe.transcript import Transcript
 
 FLAG_LABELS = {
     "forbidden_phrase": "forbidden phrase", "no_greeting": "no greeting", "late_greeting": "late greeting",
     "no_courtesy": "no courtesy words", "agent_hung_up_first": "agent hung up first",
     "long_silence": "long silence", "talk_over": "talk-over",
 }
+TRUST_LABELS = {"mismatched_language": "from a wrong-language transcript: not evidence"}
 
 
 async def audit_access(svc: Services, session: Session, action: Action, call_id: str, channel: str,
@@ -69,16 +82,26 @@ def place_flags(lines: list[dict[str, Any]], flags: list[dict[str, Any]]) -> lis
     return unplaced
 
 
-def transcript_lines(media: CallMedia, session: Session) -> tuple[list[dict[str, Any]], str | None]:
-    try:
-        transcript = read_transcript(media)
-    except MediaError as exc:
-        return [], str(exc)
-    if transcript is None:
-        return [], None
-    shown = view_transcript(transcript, session.role)
-    return [{"i": i, "speaker": u.speaker, "start": u.start, "end": u.end, "text": u.text, "flags": []}
-            for i, u in enumerate(shown.utterances)], None
+class TranscriptView:
+    """The lines the viewer may see, or why there are none, and which model wrote them."""
+
+    def __init__(self, media: CallMedia, session: Session, record: dict[str, Any]) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self.error: str | None = None
+        transcript: Transcript | None = None
+        try:
+            transcript = read_transcript(media)
+        except MediaError as exc:
+            self.error = str(exc)
+        self.provenance: Provenance | None = provenance(record, transcript)
+        if transcript is not None:
+            shown = view_transcript(transcript, session.role)
+            self.lines = [{"i": i, "speaker": u.speaker, "start": u.start, "end": u.end, "text": u.text,
+                           "flags": []} for i, u in enumerate(shown.utterances)]
+
+    def flags(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        qa = record.get("qa") if isinstance(record.get("qa"), dict) else {}
+        return mark_flags([f for f in (qa or {}).get("flags", []) if isinstance(f, dict)], self.provenance)
 
 
 def score_input(form: dict[str, Any]) -> ScoreInput:
@@ -89,7 +112,7 @@ def score_input(form: dict[str, Any]) -> ScoreInput:
         try:
             kpis[k] = int(raw)
         except ValueError:
-            problems.append(f"{label}: give a whole number 0-100 (got {raw!r})")
+            problems.append(f"{label}: give a whole number {scale_text(k)} (got {raw[:20]!r})")
     data = ScoreInput(kpis=kpis, comment=str(form.get("comment", ""))[:4000],
                       supersedes=str(form.get("supersedes") or "") or None, reason=str(form.get("reason", ""))[:4000])
     problems += data.problems()
@@ -121,16 +144,19 @@ async def review_response(request: Request, svc: Services, session: Session, cal
                           error: str = "", status: int = 200) -> Response:
     record = await load_record(svc, call_id)
     media = media_of(svc, record)
-    lines, transcript_error = transcript_lines(media, session)
-    await audit_access(svc, session, "review", call_id, "page", transcript=bool(lines), audio=media.has_audio)
-    qa = record.get("qa") if isinstance(record.get("qa"), dict) else {}
-    flags = [f for f in (qa or {}).get("flags", []) if isinstance(f, dict)]
-    unplaced = place_flags(lines, flags)
+    view = TranscriptView(media, session, record)
+    await audit_access(svc, session, "review", call_id, "page", transcript=bool(view.lines),
+                       audio=media.has_audio)
+    flags = view.flags(record)
+    unplaced = place_flags(view.lines, flags)
     scores = await ScoreStore(svc.redis).for_call(record["call_id"])
     current = next((s for s in reversed(scores) if s.superseded_by is None), None)
-    return render(request, "review.html", call=for_role(record, session), media=media, lines=lines,
-                  flags=flags, unplaced=unplaced, flag_labels=FLAG_LABELS, transcript_error=transcript_error,
-                  kpis=KPIS, scores=scores, current=current, error=error[:500], status_code=status)
+    call = for_role(record, session)
+    return render(request, "review.html", call=call, media=media, lines=view.lines, flags=flags,
+                  unplaced=unplaced, flag_labels=FLAG_LABELS, trust_labels=TRUST_LABELS, transcript_error=view.error,
+                  provenance=view.provenance, path=call_path(call.get("events") or []),
+                  answer=answer_facts(call), hung_up=who_hung_up(call), kpis=KPIS, scales=SCALES,
+                  kpi_help=KPI_HELP, scores=scores, current=current, error=error[:500], status_code=status)
 
 
 def build_router() -> APIRouter:
@@ -170,14 +196,15 @@ def build_router() -> APIRouter:
                 summary="Transcript lines (redacted unless you are an admin) with QA flags placed")
     async def api_transcript(call_id: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:
         record = await load_record(svc, call_id)
-        lines, err = transcript_lines(media_of(svc, record), session)
-        if err:
-            raise HTTPException(500, err)
+        view = TranscriptView(media_of(svc, record), session, record)
+        if view.error:
+            raise HTTPException(500, view.error)
         await audit_access(svc, session, "transcript", call_id, "api", redacted=not session.is_admin,
-                           lines=len(lines))
-        qa = record.get("qa") if isinstance(record.get("qa"), dict) else {}
-        unplaced = place_flags(lines, [f for f in (qa or {}).get("flags", []) if isinstance(f, dict)])
-        return {"call_id": call_id, "redacted": not session.is_admin, "lines": lines, "unplaced_flags": unplaced}
+                           lines=len(view.lines))
+        unplaced = place_flags(view.lines, view.flags(record))
+        prov = view.provenance.to_dict() if view.provenance else None
+        return {"call_id": call_id, "redacted": not session.is_admin, "provenance": prov, "lines": view.lines,
+                "unplaced_flags": unplaced}
 
     @router.get("/api/calls/{call_id}/scores", tags=["qa"], response_model=list[Score],
                 summary="Every score of a call, oldest first (superseded ones included)")
