@@ -20,7 +20,7 @@ from ivr import keys
 from ivr.qa.store import analyse_and_store
 from ivr.recording.paths import RecordingError, RecordingPaths, paths_from_record
 from ivr.settings import Settings
-from ivr.transcribe.models import load_model, model_path
+from ivr.transcribe.models import load_model, model_path, model_provenance
 from ivr.transcribe.recognize import transcribe_files
 from ivr.transcribe.transcript import (
     Transcript,
@@ -69,6 +69,7 @@ def transcribe_paths(settings: Settings, paths: RecordingPaths, language: str) -
         language=language,
         model_name=model_name(mpath),
     )
+    transcript = transcript.model_copy(update=model_provenance(settings, language))
     save_transcript(transcript, paths.transcript_json, paths.transcript_text)
     return transcript
 
@@ -145,6 +146,7 @@ def transcript_for_file(settings: Settings, audio: Path, language: str) -> tuple
         language=language,
         model_name=model_name(mpath),
     )
+    transcript = transcript.model_copy(update=model_provenance(settings, language))
     save_transcript(transcript, json_path, audio.parent / f"{base}.transcript.txt")
     return json_path, transcript
 
