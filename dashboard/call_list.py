@@ -1,5 +1,7 @@
-"""Reading call records for the dashboard: a page of records in one Redis round trip, filtered by
-queue and agent, and the check every call id from a URL goes through."""
+"""Reading call records for the dashboard: complete, paged, filtered lists from the records database
+(ivr.records.calls), merged with the calls still only in Redis (in progress, or finished and not yet
+moved: keys.RECORDS_PENDING), so a list is complete whether or not the mover has caught up, and
+the check every call id from a URL goes through."""
 
 from __future__ import annotations
 
@@ -10,11 +12,16 @@ from typing import Any
 from fastapi import HTTPException
 from redis.asyncio import Redis
 
+from dashboard.records_db import RecordsDb
 from ivr import keys
+from ivr.records.calls import CallFilter, Cursor, get_call, page_calls
+from ivr.state.callrecord import CallStore
 
 CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 SUMMARY_FIELDS = ("call_id", "start", "end", "duration", "caller", "called", "flow", "language", "queue",
-                  "agent", "outcome", "answer_timing", "recording", "transcript", "qa", "hangup_by")
+                  "agent", "outcome", "answer_timing", "recording", "transcript", "qa", "hangup_by", "category")
+# Calls waiting to be moved that one list request reads; more only while the database is long down.
+PENDING_READ_MAX = 5000
 
 
 def check_call_id(call_id: str) -> str:
@@ -28,13 +35,12 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in SUMMARY_FIELDS if k in record}
 
 
-# One round trip for a page of call records (the index range and every hash), instead of a
-# pipeline of one HGETALL per call: the list endpoint is polled hard (bench/dashboard_bench.py).
-PAGE_SCRIPT = """
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+# One round trip for every call not yet moved (the pending set and each hash).
+PENDING_SCRIPT = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for i, id in ipairs(ids) do
-  out[i] = redis.call('HGETALL', ARGV[4] .. id)
+  out[i] = redis.call('HGETALL', ARGV[2] .. id)
 end
 return out
 """
@@ -44,25 +50,59 @@ def _decode_record(flat: list[Any]) -> dict[str, Any]:
     """A HGETALL reply (field, value, ...) with JSON values decoded, as ivr.state.callrecord does."""
     record: dict[str, Any] = {}
     for field, value in zip(flat[::2], flat[1::2], strict=True):
+        name = field.decode() if isinstance(field, bytes) else str(field)
         try:
-            record[str(field)] = json.loads(value)
+            record[name] = json.loads(value)
         except ValueError:
-            record[str(field)] = value  # another writer stored a plain string: show it
+            record[name] = value.decode(errors="replace") if isinstance(value, bytes) else value
     return record
 
 
-async def read_calls(redis: Redis, since: float | None, until: float | None, limit: int) -> list[dict[str, Any]]:
-    """Records started in [since, until], newest first (same result as CallStore.list)."""
-    prefix = keys.call("")
-    reply = await redis.eval(PAGE_SCRIPT, 1, keys.CALLS_INDEX, "+inf" if until is None else str(until),
-                             "-inf" if since is None else str(since), str(limit), prefix)
-    return [_decode_record(flat) for flat in reply if flat]  # an index entry may outlive its hash (TTL)
+async def pending_records(redis: Redis) -> list[dict[str, Any]]:
+    """Records written since their last move into SQL (a call in progress, or not moved yet)."""
+    reply = await redis.eval(PENDING_SCRIPT, 1, keys.RECORDS_PENDING, str(PENDING_READ_MAX), keys.call(""))
+    return [r for r in map(_decode_record, reply) if r.get("call_id")]
 
 
-async def list_calls(redis: Redis, *, since: float | None, until: float | None, limit: int,
-                     queue: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
-    # Filters apply after the time-range read, so read more than `limit` when filtering.
-    fetch = limit if not (queue or agent) else min(limit * 20, 5000)
-    rows = await read_calls(redis, since, until, fetch)
-    rows = [r for r in rows if (not queue or r.get("queue") == queue) and (not agent or r.get("agent") == agent)]
-    return rows[:limit]
+def _start(record: dict[str, Any]) -> float:
+    start = record.get("start")
+    return float(start) if isinstance(start, int | float) and not isinstance(start, bool) else 0.0
+
+
+def _key(record: dict[str, Any]) -> tuple[float, str]:
+    return _start(record), str(record["call_id"])
+
+
+def _matches(record: dict[str, Any], f: CallFilter, after: Cursor | None) -> bool:
+    for name, want in (("agent", f.agent), ("queue", f.queue), ("outcome", f.outcome), ("category", f.category)):
+        if want is not None and (record.get(name) is None or str(record.get(name)) != want):
+            return False
+    start = _start(record)
+    if (f.since is not None and start < f.since) or (f.until is not None and start > f.until):
+        return False
+    return after is None or _key(record) < (after.started_at, after.call_id)
+
+
+async def list_calls(redis: Redis, db: RecordsDb, f: CallFilter, limit: int,
+                     after: Cursor | None = None) -> tuple[list[dict[str, Any]], Cursor | None]:
+    """One page, newest first, of every call matching `f`, and the cursor of the next page (None: last)."""
+    live = [r for r in await pending_records(redis) if _matches(r, f, after)]
+    stored, more = await db.read(lambda conn: page_calls(conn, f, limit, after))
+    by_id = {str(r["call_id"]): r for r in stored}
+    by_id.update({str(r["call_id"]): r for r in live})  # Redis has the newer version of a call in both
+    merged = sorted(by_id.values(), key=_key, reverse=True)
+    page = merged[:limit]
+    nxt = Cursor(*_key(page[-1])) if page and (len(merged) > limit or more is not None) else None
+    return page, nxt
+
+
+async def pending_outcomes(redis: Redis) -> set[str]:
+    return {str(r["outcome"]) for r in await pending_records(redis) if r.get("outcome") is not None}
+
+
+async def get_record(redis: Redis, db: RecordsDb, call_id: str) -> dict[str, Any] | None:
+    """A call with its events: from Redis while it is there (the freshest), else from the records database."""
+    record = await CallStore(redis).get(call_id)
+    if record is not None:
+        return record
+    return await db.read(lambda conn: get_call(conn, call_id))

@@ -135,6 +135,7 @@ def write_call(redis_url: str, call_id: str, start: float, **fields: Any) -> Non
     r.hset(keys.call(call_id), mapping={k: json.dumps(v, ensure_ascii=False) for k, v in record.items()})
     r.rpush(keys.call_events(call_id), json.dumps({"t": start, "kind": "node", "node": "welcome"}))
     r.zadd(keys.CALLS_INDEX, {call_id: start})
+    r.zadd(keys.RECORDS_PENDING, {call_id: start})  # written, not yet in the records database
     r.close()
 
 

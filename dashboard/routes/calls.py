@@ -1,42 +1,74 @@
 """Call records: GET /api/calls, GET /api/calls/{id} and the calls page.
 
-Supervisors see customers' numbers masked (dashboard.masking: the policy is access only by role and
-need); admins see them raw. Transcript text is redacted separately, on the review page
-(dashboard.routes.call_review).
+Lists are complete: every filter (agent, queue, outcome, category, time range) applies in the
+records database, and a list longer than a page is paged (the `X-Next-Cursor` header and a
+`Link: rel="next"` give the next page). Supervisors see customers' numbers masked
+(dashboard.masking: the policy is access only by role and need); admins see them raw. Transcript
+text is redacted separately, on the review page (dashboard.routes.call_review).
 """
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from dashboard.call_list import check_call_id, list_calls, summary
+from dashboard.call_list import check_call_id, get_record, list_calls, pending_outcomes, summary
 from dashboard.deps import CurrentSession, Svc, render
 from dashboard.masking import for_role
-from ivr.state.callrecord import CallStore
+from dashboard.records_db import records
+from ivr.records.calls import CallFilter, Cursor
+
+PAGE_SIZE = 300
+
+
+async def _checked(svc: Svc, f: CallFilter, cursor: str | None) -> Cursor | None:
+    """422 naming an unknown outcome (a typo must not look like "no calls") or a foreign cursor."""
+    if f.outcome is not None:
+        known = await records(svc).outcomes() | await pending_outcomes(svc.redis)
+        if f.outcome not in known:
+            raise HTTPException(422, f"outcome {f.outcome!r}: no call has this outcome "
+                                     f"(known: {', '.join(sorted(known)) or 'none yet'})")
+    try:
+        return Cursor.decode(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def _next_url(request: Request, nxt: Cursor) -> str:
+    params = {k: v for k, v in request.query_params.items() if k != "cursor"}
+    return f"{request.url.path}?{urlencode({**params, 'cursor': nxt.encode()})}"
 
 
 def build_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/api/calls", tags=["calls"], summary="Call records, newest first",
+    @router.get("/api/calls", tags=["calls"], summary="Call records, newest first, every match, paged",
                 response_model=list[dict[str, Any]])
     async def api_calls(
-        svc: Svc, session: CurrentSession,
+        request: Request, svc: Svc, session: CurrentSession,
         since: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
         until: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         queue: str | None = None, agent: str | None = None,
+        outcome: Annotated[str | None, Query(description="an outcome some call has; unknown: 422")] = None,
+        category: str | None = None,
+        cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page")] = None,
     ) -> Response:
-        rows = await list_calls(svc.redis, since=since, until=until, limit=limit, queue=queue, agent=agent)
-        return JSONResponse([summary(for_role(r, session)) for r in rows])
+        f = CallFilter(since=since, until=until, queue=queue or None, agent=agent or None,
+                       outcome=outcome or None, category=category or None)
+        after = await _checked(svc, f, cursor)
+        rows, nxt = await list_calls(svc.redis, records(svc), f, limit, after)
+        headers = {} if nxt is None else {"X-Next-Cursor": nxt.encode(),
+                                          "Link": f'<{_next_url(request, nxt)}>; rel="next"'}
+        return JSONResponse([summary(for_role(r, session)) for r in rows], headers=headers)
 
     @router.get("/api/calls/{call_id}", tags=["calls"], summary="One call record with its events")
     async def api_call(call_id: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:
-        record = await CallStore(svc.redis).get(check_call_id(call_id))
+        record = await get_record(svc.redis, records(svc), check_call_id(call_id))
         if record is None:
             raise HTTPException(404, f"no call record {call_id!r} (expired after the retention period, "
                                      "or never written)")
@@ -44,11 +76,15 @@ def build_router() -> APIRouter:
 
     @router.get("/calls", include_in_schema=False)
     async def calls_page(request: Request, svc: Svc, session: CurrentSession,
-                         queue: str | None = None, agent: str | None = None,
-                         days: Annotated[int, Query(ge=1, le=120)] = 7) -> Response:
-        rows = await list_calls(svc.redis, since=time.time() - days * 86400, until=None, limit=300,
-                                queue=queue or None, agent=agent or None)
+                         queue: str | None = None, agent: str | None = None, outcome: str | None = None,
+                         category: str | None = None, cursor: str | None = None,
+                         days: Annotated[int, Query(ge=1, le=400)] = 7) -> Response:
+        f = CallFilter(since=time.time() - days * 86400, queue=queue or None, agent=agent or None,
+                       outcome=outcome or None, category=category or None)
+        after = await _checked(svc, f, cursor)
+        rows, nxt = await list_calls(svc.redis, records(svc), f, PAGE_SIZE, after)
         return render(request, "calls.html", calls=[for_role(r, session) for r in rows],
-                      queue=queue or "", agent=agent or "", days=days)
+                      queue=queue or "", agent=agent or "", outcome=outcome or "", category=category or "",
+                      days=days, next_url=_next_url(request, nxt) if nxt else "")
 
     return router
