@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fastapi import HTTPException
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.deps import Services
 from ivr.records import calls as sql_calls
 from ivr.records.db import engine_from_settings, upgrade
 from ivr.settings import Settings
@@ -80,6 +79,11 @@ class RecordsDb:
         self.engine.dispose()
 
 
-def records(svc: Services) -> RecordsDb:
+class WithExtra(Protocol):
+    extra: dict[str, Any]
+
+
+def records(svc: WithExtra) -> RecordsDb:
+    """The app's RecordsDb (dashboard.app puts it in Services.extra at start-up)."""
     db: RecordsDb = svc.extra["records"]
     return db

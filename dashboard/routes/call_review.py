@@ -15,10 +15,12 @@ from starlette.responses import Response
 
 from dashboard.audit import Action
 from dashboard.call_facts import Provenance, answer_facts, call_path, mark_flags, provenance, who_hung_up
-from dashboard.call_list import check_call_id
+from dashboard.call_list import check_call_id, get_record
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.masking import for_role
 from dashboard.media import CallMedia, MediaError, call_media, playable, read_transcript
+from dashboard.records_db import records
+from dashboard.score_store import score_store
 from dashboard.scoring import (
     KPI_HELP,
     KPIS,
@@ -26,14 +28,12 @@ from dashboard.scoring import (
     Score,
     ScoreConflict,
     ScoreInput,
-    ScoreStore,
     iso_week,
     scale_text,
 )
 from dashboard.sessions import Session
 from ivr import keys
 from ivr.privacy.redact import view_transcript
-from ivr.state.callrecord import CallStore
 from ivr.transcribe.transcript import Transcript
 
 FLAG_LABELS = {
@@ -53,7 +53,7 @@ async def audit_access(svc: Services, session: Session, action: Action, call_id:
 
 
 async def load_record(svc: Services, call_id: str) -> dict[str, Any]:
-    record = await CallStore(svc.redis).get(check_call_id(call_id))
+    record = await get_record(svc.redis, records(svc), check_call_id(call_id))  # Redis, else SQL
     if record is None:
         raise HTTPException(404, f"no call record {call_id!r}")
     return record
@@ -130,7 +130,7 @@ async def submit_score(svc: Services, session: Session, record: dict[str, Any], 
         raise HTTPException(400, f"call {record['call_id']}: no agent on the record, nothing to score")
     week = iso_week(float(record.get("start") or 0.0), svc.settings.timezone)
     try:
-        score = await ScoreStore(svc.redis).submit(record["call_id"], agent, week, session.user, data,
+        score = await score_store(svc).submit(record["call_id"], agent, week, session.user, data,
                                                    at=svc.clock.now().timestamp(), survey=record.get("survey"))
     except ScoreConflict as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -149,7 +149,7 @@ async def review_response(request: Request, svc: Services, session: Session, cal
                        audio=media.has_audio)
     flags = view.flags(record)
     unplaced = place_flags(view.lines, flags)
-    scores = await ScoreStore(svc.redis).for_call(record["call_id"])
+    scores = await score_store(svc).for_call(record["call_id"])
     current = next((s for s in reversed(scores) if s.superseded_by is None), None)
     call = for_role(record, session)
     return render(request, "review.html", call=call, media=media, lines=view.lines, flags=flags,
@@ -209,7 +209,7 @@ def build_router() -> APIRouter:
     @router.get("/api/calls/{call_id}/scores", tags=["qa"], response_model=list[Score],
                 summary="Every score of a call, oldest first (superseded ones included)")
     async def api_scores(call_id: str, svc: Svc, session: CurrentSession) -> list[Score]:
-        return await ScoreStore(svc.redis).for_call(check_call_id(call_id))
+        return await score_store(svc).for_call(check_call_id(call_id))
 
     @router.post("/api/calls/{call_id}/scores", tags=["qa"], response_model=Score, status_code=201,
                  dependencies=[Depends(check_csrf)],

@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.sampling import Sample, previous_week, stored_sample, verify
-from dashboard.scoring import KPIS, ScoreStore, report_rows
+from dashboard.score_store import score_store
+from dashboard.scoring import KPIS, report_rows
 from dashboard.sessions import Session
 from dashboard.weekly_sample import checked_week, draw, not_drawn, week_over
 
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 async def queue_rows(svc: Services, sample: Sample, session: Session, everyone: bool) -> list[dict[str, Any]]:
     mine = [i for i in sample.items if (session.is_admin and everyone) or i.reviewer == session.user]
-    store = ScoreStore(svc.redis)
-    return [{**asdict(item), "score": await store.current(item.call_id)} for item in mine]
+    current = await score_store(svc).current_of([i.call_id for i in mine])
+    return [{**asdict(item), "score": current.get(item.call_id)} for item in mine]
 
 
 async def reviews_page(request: Request, svc: Services, session: Session, week: str, everyone: bool,
@@ -95,7 +96,7 @@ def build_router() -> APIRouter:
 async def reports(svc: Services, weeks: int) -> dict[str, Any]:
     now = svc.clock.now()
     since = now.timestamp() - weeks * 7 * 86400
-    scores = await ScoreStore(svc.redis).all_current(since=since)
+    scores = await score_store(svc).all_current(since=since)
     week = previous_week(now)
     sample = await stored_sample(svc.redis, week)  # not drawn yet: coverage of what was reviewed
     required = sample.per_agent if sample else svc.settings.review_calls_per_agent

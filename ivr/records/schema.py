@@ -6,7 +6,7 @@ A change here needs a migration in ivr/records/migrations/versions/ (tests/recor
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Constraint names fixed by convention, so SQLite and PostgreSQL migrations name them alike.
@@ -73,6 +73,10 @@ class ScoreRow(Base):
         Index("ix_qa_scores_call", "call_id", "at"),
         Index("ix_qa_scores_at", "at"),
         Index("ix_qa_scores_agent_week", "agent", "week"),
+        # One current score per call, enforced by the database: two reviewers scoring at once cannot
+        # both make a current score, on any node.
+        Index("uq_qa_scores_current", "call_id", unique=True, sqlite_where=text("superseded_by IS NULL"),
+              postgresql_where=text("superseded_by IS NULL")),
     )
 
 
