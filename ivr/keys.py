@@ -81,6 +81,9 @@ def dashboard_session(session_id: str) -> str:
 
 
 AUDIT_LOG = f"{PREFIX}:audit"  # list of JSON {"at","user","role","action","target","detail"}, oldest first
+# How many entries at the head of AUDIT_LOG are already in the records database (ivr/records/audit.py):
+# the list is the write buffer of the audit log; moved entries are trimmed from it after a day.
+AUDIT_MOVED = f"{PREFIX}:audit:moved"
 
 
 def qa_score(score_id: str) -> str:
