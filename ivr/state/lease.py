@@ -31,7 +31,8 @@ from ivr.state.redis import UNAVAILABLE, RedisGetter
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
-_FAILURES: tuple[type[BaseException], ...] = (*UNAVAILABLE, aioredis.RedisError)
+# Redis unreachable, slow, or refusing a command: what a background writer logs and survives.
+REDIS_FAILURES: tuple[type[BaseException], ...] = (*UNAVAILABLE, aioredis.RedisError)
 
 # KEYS: lease. ARGV: node, px. Only the holder extends the lease.
 _RENEW = """
@@ -84,7 +85,7 @@ class LeaderLease:
         try:
             if await asyncio.wait_for(self._try(), self.renew_s):
                 self._valid_until = sent + self.lease_s - self.margin_s
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             if self._was_leading:
                 log.warning("leader lease of %s not renewed: %s", self.node, exc)
         await self._changed()
@@ -121,7 +122,7 @@ class LeaderLease:
             if redis is not None:
                 value = dumps({"at": time.time(), "leading": leading})
                 await asyncio.wait_for(redis.hset(keys.LEADER_NODES, self.node, value), 1.0)
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             log.debug("leader state of %s not published: %s", self.node, exc)
 
     async def run(self) -> None:
@@ -148,7 +149,7 @@ class LeaderLease:
             redis = await self.redis()
             if redis is not None:
                 await asyncio.wait_for(redis.eval(_RELEASE, 1, self.key, self.node), 1.0)
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             log.warning("leader lease of %s not released (it expires on its own): %s", self.node, exc)
         await self._changed()
 
