@@ -2,6 +2,12 @@
 
 The FastAGI server answers calls even while Redis is unreachable (call records are buffered
 and written on reconnect) and while the flow files are broken (the last good version serves).
+
+Several `ivr serve` may serve one Asterisk (IVR_AGI_SERVERS, docs/operations.md): each serves calls;
+the one holding the leader lease (ivr.state.lease) applies the AMI listener's events and runs the
+callback dialer; the others' listeners stand by, hearing events to replay when they take over.
+Each call learns which node runs its flow (IVR_NODE): the dialplan tries the next server only when
+no node started the flow.
 """
 
 from __future__ import annotations
@@ -9,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agi.server import FastAgiServer
+from agi.channel import AgiChannel
+from agi.server import FastAgiServer, Handler
 from ivr import keys
 from ivr.callflow.store import FlowStore
 from ivr.clock import Clock, clock_from_settings
@@ -19,11 +26,14 @@ from ivr.engine.runners import build_runner_registry
 from ivr.prompts import build_prompts
 from ivr.queueing.config import QueueConfigError, load_queue_config
 from ivr.queueing.dialer import CallbackDialer
-from ivr.queueing.listener import QueueListener, QueuePasses
+from ivr.queueing.listener import QueueListener
+from ivr.queueing.passes import QueuePasses
 from ivr.records.mover import move_forever
 from ivr.schedule import Schedule, load_schedules
 from ivr.settings import Settings
 from ivr.state.callrecord import CallRecorder
+from ivr.state.lease import LeaderLease, node_name
+from ivr.state.ops import HSet, dumps
 from ivr.state.redis import RedisHub
 from ivr.state.writer import RecordWriter
 from ivr.tasks import TaskSupervisor
@@ -35,12 +45,15 @@ class HotlineService:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or clock_from_settings(settings)
+        self.node = node_name(settings)
         self._started = False
 
     async def start(self) -> None:
         s = self.settings
         self.hub = RedisHub(s.redis_url)
         self.tasks = TaskSupervisor(on_death=self._count_death)
+        self.lease = LeaderLease.from_settings(s, self.hub.client)
+        self.leader_tasks = TaskSupervisor(on_death=self._count_death)  # run only while leading
         self.writer = RecordWriter(self.hub, ttl_seconds=keys.call_record_ttl_s(s))
         await self.writer.start()
         self.store = FlowStore(s.flows_dir)
@@ -59,7 +72,7 @@ class HotlineService:
             runners=build_runner_registry(queues),
         )
         self.server = FastAgiServer(
-            self.engine.handler_for, host=s.agi_host, port=s.agi_port, max_calls=s.agi_max_calls,
+            self._resolve, host=s.agi_host, port=s.agi_port, max_calls=s.agi_max_calls,
             read_timeout=s.agi_read_timeout, drain_timeout=s.agi_drain_timeout,
         )
         await self.server.start()
@@ -68,7 +81,23 @@ class HotlineService:
         if queues is not None:
             self._start_queue_services(queues, schedules)
         self._started = True
-        log.info("serving flows %s on agi://%s:%s", ", ".join(self.store.names()), s.agi_host, self.server.port)
+        log.info("node %s serving flows %s on agi://%s:%s", self.node, ", ".join(self.store.names()),
+                 s.agi_host, self.server.port)
+
+    def _resolve(self, script: str) -> Handler | None:
+        """The flow's handler, which first names this node on the call (IVR_NODE; `node` on the call
+        record): the dialplan then knows the flow started here and does not run it again elsewhere."""
+        handler = self.engine.handler_for(script)
+        if handler is None:
+            return None
+        flow = handler
+
+        async def on_this_node(channel: AgiChannel) -> None:
+            self.writer.submit([HSet(keys.call(channel.call_id), {"node": dumps(self.node)})])
+            await channel.set_variable("IVR_NODE", self.node)
+            await flow(channel)
+
+        return on_this_node
 
     def _queue_runtime(self, schedules: dict[str, Schedule]) -> QueueRuntime | None:
         """Live queues (announcements, overflow, callbacks) when queues.yaml loads; else plain Queue()."""
@@ -77,15 +106,25 @@ class HotlineService:
         except QueueConfigError as exc:
             log.error("queues not live (plain Queue() only): %s", exc)
             return None
-        return QueueRuntime(cfg, QueuePasses(), timezone=self.settings.timezone,
+        passes = QueuePasses(self.hub.client, ttl_s=keys.queue_pass_ttl_s(self.settings))
+        return QueueRuntime(cfg, passes, timezone=self.settings.timezone,
                             record_ttl_s=keys.call_record_ttl_s(self.settings))
 
     def _start_queue_services(self, queues: QueueRuntime, schedules: dict[str, Schedule]) -> None:
-        """The AMI listener and the callback dialer: they (re)connect on their own, calls never wait."""
-        self.listener = QueueListener(self.settings, queues.cfg, self.hub.client, queues.passes, self.writer)
-        self.dialer = CallbackDialer(self.settings, queues.cfg, schedules, self.clock, self.hub.client, self.writer)
+        """The AMI listener and the callback dialer: they (re)connect on their own, calls never wait.
+        The listener runs on every node (a standby hears what it will replay); the dialer only on the
+        leader, started when the lease is gained and stopped when it is lost."""
+        self.dialer = CallbackDialer(self.settings, queues.cfg, schedules, self.clock, self.hub.client, self.writer,
+                                     lease=self.lease)
+        self.listener = QueueListener(self.settings, queues.cfg, self.hub.client, self.writer, lease=self.lease,
+                                      user_event=self.dialer.on_user_event)
+        self.lease.on_gain.append(self._lead)
+        self.lease.on_loss.append(self.leader_tasks.stop)
         self.tasks.spawn("ami-listener", self.listener.run)
-        self.tasks.spawn("callback-dialer", self.dialer.run)
+        self.tasks.spawn("leader-lease", self.lease.run)
+
+    async def _lead(self) -> None:
+        self.leader_tasks.spawn("callback-dialer", self.dialer.run)
 
     async def _build_prompts(self) -> None:
         """Synthesize every text prompt of every served flow before the first call needs it."""
@@ -106,8 +145,10 @@ class HotlineService:
     async def stop(self, drain: bool = True) -> None:
         if not self._started:
             return
-        await self.server.stop(drain=drain)
+        await self.server.stop(drain=drain)  # still leading: the drained calls' queue events are counted
         await self.tasks.stop()
+        await self.lease.release()  # a standby takes over at once, not when the lease expires
+        await self.leader_tasks.stop()
         await self.writer.stop(flush_timeout=5.0)
         await self.hub.close()
         self._started = False

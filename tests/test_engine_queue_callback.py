@@ -26,7 +26,7 @@ from ivr.engine.recorder import MemoryRecorder
 from ivr.engine.runners import build_runner_registry
 from ivr.queueing.callbacks import CallbackStore
 from ivr.queueing.config import load_queue_config
-from ivr.queueing.listener import QueuePasses
+from ivr.queueing.passes import QueuePasses
 from ivr.schedule import load_schedules
 from ivr.settings import REPO_ROOT
 
@@ -82,7 +82,7 @@ async def run(tmp_path: Path, prompts_dir: Path, r: aioredis.Redis, script: list
     async def redis() -> aioredis.Redis:
         return r
 
-    runners = build_runner_registry(QueueRuntime(CFG, QueuePasses()))
+    runners = build_runner_registry(QueueRuntime(CFG, QueuePasses(None)))
     engine = FlowEngine(store, SCHEDULES, FixedClock(AFTERNOON), redis, prompts_dir, tmp_path / "rec",
                         MemoryRecorder, synthesize=synthesize, runners=runners)
     env = {"uniqueid": "1700000000.5", "callerid": caller, "dnid": "4000", "channel": "PJSIP/caller-1"}

@@ -1,6 +1,7 @@
 """`ivr serve` with live queues while Asterisk's AMI is not reachable yet: the service starts and
-answers FastAGI connections at once, the listener keeps trying in the background, and stopping the
-service ends both the listener and the callback dialer (tracked tasks)."""
+answers FastAGI connections at once, the listener keeps trying in the background, the node takes the
+leader lease and runs the callback dialer, and stopping the service ends the listener, the lease and
+the dialer (tracked tasks) and gives the lease up."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ async def test_serves_without_ami_and_keeps_trying(
         await asyncio.sleep(1.5)  # several connection attempts and dialer polls
         assert not listener.connected.is_set() and listener.sessions == 0
         # running, and nothing crashed for want of AMI
-        assert {"ami-listener", "callback-dialer", "flow-watch"} <= set(service.tasks.names)
+        assert {"ami-listener", "leader-lease", "flow-watch"} <= set(service.tasks.names)
+        assert service.lease.leading and service.leader_tasks.names == ["callback-dialer"]
         assert not service.tasks.deaths
         assert dialer.attempts == 0
 
@@ -55,4 +57,9 @@ async def test_serves_without_ami_and_keeps_trying(
             await client.aclose()
     finally:
         await asyncio.wait_for(service.stop(drain=False), 30)
-    assert service.tasks.names == []
+    assert service.tasks.names == [] and service.leader_tasks.names == []
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await client.get(keys.LEADER) is None  # released: a standby need not wait for it to expire
+    finally:
+        await client.aclose()

@@ -82,15 +82,21 @@ async def test_nothing_is_due_outside_callback_hours(r: redis.asyncio.Redis) -> 
     assert len(await store.due("support", MON_13, CALLBACK, override="open")) == 1
 
 
-async def test_claim_is_exclusive_and_lease_expires(r: redis.asyncio.Redis) -> None:
+async def test_claim_is_exclusive_and_an_expired_claim_is_never_dialled_again(r: redis.asyncio.Redis) -> None:
     store = CallbackStore(r)
-    cb = await new(store, "13800000001", enqueued_at=1000.0)
-    assert await store.claim(cb.id, MON_10, lease_s=120)
+    cb = await new(store, "13800000001", enqueued_at=1000.0, retry_delay_s=600)
+    token = await store.claim(cb.id, MON_10, lease_s=120, node="a")
+    assert token
     assert not await store.claim(cb.id, MON_10 + timedelta(seconds=10))
     assert await store.due("support", MON_10 + timedelta(seconds=10), CALLBACK) == []
-    later = MON_10 + timedelta(seconds=121)  # the dialer died: the lease ran out
-    assert [x.id for x in await store.due("support", later, CALLBACK)] == [cb.id]
-    assert await store.claim(cb.id, later)
+    later = MON_10 + timedelta(seconds=121)  # the dialer died: the claim ran out, the dial may have happened
+    orphan = await store.due("support", later, CALLBACK)
+    assert [(x.id, x.status, x.dialed_by) for x in orphan] == [(cb.id, "dialing", "a")]  # type: ignore[union-attr]
+    assert not await store.claim(cb.id, later)  # never dialled a second time on its own
+    assert await store.record_attempt(cb.id, "failed", later, {"reason": "outcome unknown"}, token=token) == "pending"
+    assert await store.record_attempt(cb.id, "answered", later, token=token) is None  # that dial: recorded once
+    assert not await store.claim(cb.id, later)  # retried only after retry_delay_s
+    assert await store.claim(cb.id, later + timedelta(seconds=601))
 
 
 async def test_retries_are_bounded_and_every_attempt_recorded(r: redis.asyncio.Redis) -> None:

@@ -28,7 +28,7 @@ from ivr.engine.callback_booking import BookingRequest, book_callback
 from ivr.engine.context import QUEUE_ANSWERED, CallContext, End, Step, status_branch
 from ivr.queueing import announce
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
-from ivr.queueing.listener import QueuePasses
+from ivr.queueing.passes import QueuePasses
 from ivr.queueing.live import overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
@@ -90,7 +90,7 @@ class QueueWait:
             self.outcome = self.outcome or "error"
             raise
         finally:
-            self.rt.passes.finish(self.uid, self.outcome or "hangup")
+            await self.rt.passes.finish(self.uid, self.outcome or "hangup")
 
     async def _set_priority(self) -> None:
         ctx, cfg = self.ctx, self.rt.cfg
@@ -165,7 +165,7 @@ class QueueWait:
         """One Queue() pass: (QUEUESTATUS, the exit key or None)."""
         ch = self.ctx.channel
         await ch.set_variable("QUEUESTATUS", "")
-        self.rt.passes.begin(self.uid, self.queue, seconds)
+        await self.rt.passes.begin(self.uid, self.queue, seconds)
         # Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub,rule,position)
         await ch.exec("Queue", self.queue, "c", "", "", str(seconds), "", "", "",
                       str(self.position) if self.position else "")

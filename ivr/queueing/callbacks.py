@@ -42,24 +42,35 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return ARGV[1]
 """
 
-# KEYS: record. ARGV: now, lease_until. Pending and due, or dialing with an expired lease -> dialing.
+# KEYS: record, lease (or ""). ARGV: now, lease_until, token, node. Pending and due -> dialing, with
+# the dial's token: only that token records the attempt, so no dial is recorded (or made) twice. With
+# a lease key, only the node holding it may claim (a leader that just lost the lease claims nothing).
+# A claim that expired is never claimed again: the dial may have happened (see CallbackStore.orphaned).
 _CLAIM = """
+if KEYS[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return 0 end
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 status = cjson.decode(status)
 local now = tonumber(ARGV[1])
-local ok = (status == 'pending' and cjson.decode(redis.call('HGET', KEYS[1], 'next_attempt_at')) <= now)
-  or (status == 'dialing' and cjson.decode(redis.call('HGET', KEYS[1], 'claimed_until')) < now)
-if not ok then return 0 end
-redis.call('HSET', KEYS[1], 'status', cjson.encode('dialing'), 'claimed_until', ARGV[2])
+if not (status == 'pending' and cjson.decode(redis.call('HGET', KEYS[1], 'next_attempt_at')) <= now) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', cjson.encode('dialing'), 'claimed_until', ARGV[2],
+  'dial_token', cjson.encode(ARGV[3]), 'dialed_by', cjson.encode(ARGV[4]))
 return 1
 """
 
-# KEYS: record, attempts, queue zset, by-number. ARGV: attempt JSON, now, counts (1/0), outcome, ttl, id
+# KEYS: record, attempts, queue zset, by-number. ARGV: attempt JSON, now, counts (1/0), outcome, ttl, id,
+# token ("" = any). With a token, only the claim that holds it records (else "stale": already recorded).
 _ATTEMPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 local status = cjson.decode(redis.call('HGET', KEYS[1], 'status'))
+if ARGV[7] ~= '' then
+  local token = redis.call('HGET', KEYS[1], 'dial_token')
+  if status ~= 'dialing' or (not token) or cjson.decode(token) ~= ARGV[7] then return cjson.encode('stale') end
+end
 if status == 'done' or status == 'failed' or status == 'cancelled' then return cjson.encode(status) end
+redis.call('HDEL', KEYS[1], 'dial_token')
 redis.call('RPUSH', KEYS[2], ARGV[1])
 local attempts = cjson.decode(redis.call('HGET', KEYS[1], 'attempts')) + tonumber(ARGV[3])
 local max = cjson.decode(redis.call('HGET', KEYS[1], 'max_attempts'))
@@ -112,6 +123,8 @@ class CallbackRequest(BaseModel):
     retry_delay_s: float
     next_attempt_at: float
     claimed_until: float = 0.0
+    dial_token: str | None = None  # the claim's token while dialing: who may record the attempt
+    dialed_by: str | None = None  # the node that claimed it last
     last_outcome: Outcome | None = None
     finished_at: float | None = None
     failed_reason: str | None = None  # why it was failed without a dial (e.g. "emergency")
@@ -228,15 +241,21 @@ class CallbackStore:
         """When callbacks may next be dialled (now if the schedule is open)."""
         return next_open(schedule, now)
 
-    async def claim(self, callback_id: str, now: datetime, lease_s: float = 300) -> bool:
-        """Take a due callback for dialling; False when another dialer has it or it is not due."""
+    async def claim(self, callback_id: str, now: datetime, lease_s: float = 300, *, token: str = "",
+                    node: str = "", lease_key: str = "") -> str | None:
+        """Take a due callback for dialling: the claim's token (pass it to record_attempt), or None when
+        another dialer has it, it is not due, or (`lease_key`) this `node` does not hold the lease."""
         ts = now.timestamp()
-        got = await self._t(self._redis.eval(_CLAIM, 1, keys.callback(callback_id), ts, ts + lease_s))
-        return bool(got)
+        token = token or uuid.uuid4().hex
+        got = await self._t(self._redis.eval(_CLAIM, 2, keys.callback(callback_id), lease_key, ts, ts + lease_s,
+                                             token, node))
+        return token if got else None
 
     async def record_attempt(self, callback_id: str, outcome: Outcome, now: datetime,
-                             detail: dict[str, Any] | None = None) -> Status:
-        """Record one dial attempt; returns the new status (done, failed after max_attempts, or pending)."""
+                             detail: dict[str, Any] | None = None, token: str = "") -> Status | None:
+        """Record one dial attempt; returns the new status (done, failed after max_attempts, or pending).
+
+        With the claim's `token`: None when that dial was recorded already (by another node)."""
         ts = now.timestamp()
         attempt = json.dumps({"at": ts, "outcome": outcome, **(detail or {})}, ensure_ascii=False)
         counts = "0" if outcome in NOT_COUNTED else "1"
@@ -244,11 +263,11 @@ class CallbackStore:
         ks = [keys.callback(callback_id), keys.callback_attempts(callback_id), keys.callback_queue(cb.queue),
               keys.callback_by_number(cb.number)]
         got = await self._t(self._redis.eval(
-            _ATTEMPT, 4, *ks, attempt, ts, counts, outcome, self._ttl_s, callback_id))
+            _ATTEMPT, 4, *ks, attempt, ts, counts, outcome, self._ttl_s, callback_id, token))
         if got is None:
             raise CallbackError(f"unknown callback {callback_id!r}")
-        status: Status = json.loads(got)
-        return status
+        status: Status | Literal["stale"] = json.loads(got)
+        return None if status == "stale" else status
 
     async def fail(self, callback_id: str, queue: str, reason: str, now: datetime,
                    number: str | None = None) -> Status:
@@ -269,7 +288,9 @@ class CallbackStore:
 
     async def complete(self, callback_id: str, now: datetime) -> Status:
         """The customer was served (e.g. the dialer bridged them): same as an answered attempt."""
-        return await self.record_attempt(callback_id, "answered", now, {"via": "complete"})
+        status = await self.record_attempt(callback_id, "answered", now, {"via": "complete"})
+        assert status is not None  # no token: never stale
+        return status
 
 
 def _text(value: Any) -> str:

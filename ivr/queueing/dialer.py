@@ -13,6 +13,14 @@ Nothing is claimed that cannot be dialled: a callback the numbering plan refuses
 plan, or the plan changed) or whose record does not decode is failed with its reason, counted, and the
 tick goes on; so does it after any other failure of one callback. Only a lost AMI connection ends a tick.
 One dial at a time per dialer: bounded load, and an agent is never offered two callbacks at once.
+
+Several nodes: only the leader dials (ivr.state.lease; the claim itself checks the lease in Redis).
+Each claim carries a token and only that token records the attempt, so a dial is recorded once. A
+dial whose node died (or lost the lease) mid-call is an orphan: its outcome reaches the new leader's
+AMI listener as the same UserEvent(IvrCallback) (`on_user_event` records it with the orphan's token),
+and an orphan whose claim ran out without any outcome is recorded as a failed attempt ("outcome
+unknown") and retried after retry_delay_s like any failed attempt. A claimed callback is never
+claimed again while its claim runs: no callback is dialled twice at once, or again after an answer.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from ivr.queueing.model import QueueConfig
 from ivr.queueing.pbx import interface, ring_cycle
 from ivr.schedule import Schedule, read_override
 from ivr.settings import Settings
+from ivr.state.lease import LeaderLease
 from ivr.state.ops import HSet, RPush, apply_ops, dumps
 from ivr.state.redis import RedisGetter
 from ivr.state.writer import RecordWriter
@@ -60,14 +69,16 @@ def dial_string(template: str, number: str) -> str:
 
 class CallbackDialer:
     def __init__(self, settings: Settings, cfg: QueueConfig, schedules: dict[str, Schedule], clock: Clock,
-                 redis: RedisGetter, writer: RecordWriter | None = None, *, wall: WallTime = time.time) -> None:
+                 redis: RedisGetter, writer: RecordWriter | None = None, *, wall: WallTime = time.time,
+                 lease: LeaderLease | None = None) -> None:
         """`clock`: when callbacks may be dialled (the callback schedule); `wall`: event times and the
-        day of the counters, shared with the AMI listener."""
+        day of the counters, shared with the AMI listener; `lease`: dial only while holding it."""
         self.settings, self.cfg, self.schedules, self.clock = settings, cfg, schedules, clock
         self.wall = wall
         self.ttl_s = keys.call_record_ttl_s(settings)
         self.redis = redis
         self.writer = writer
+        self.lease = lease
         self.poll_s = settings.callback_poll_s
         self.ring_s = cfg.ring_timeout_s(ring_cycle(cfg, settings))  # agent and customer: "3 rings" each
         self._manager: Any = None
@@ -76,6 +87,7 @@ class CallbackDialer:
         self.attempts = 0
         self.failed_undialable = 0  # failed without a dial: refused by the plan, or unreadable
         self.errors = 0  # callbacks whose handling raised; the tick went on with the others
+        self.orphans = 0  # dials of a node that stopped, recorded here (outcome heard, or unknown)
 
     async def run(self) -> None:
         try:
@@ -94,7 +106,7 @@ class CallbackDialer:
     async def tick(self) -> int:
         """Dial what is due now; returns the number of attempts made."""
         redis = await self.redis()
-        if redis is None:
+        if redis is None or not self._leading():
             return 0
         made = 0
         store = CallbackStore(redis, ttl_s=self.ttl_s, country_code=self.cfg.country_code)
@@ -123,6 +135,9 @@ class CallbackDialer:
         if isinstance(cb, Unreadable):
             await self._fail_undialable(redis, store, queue, cb.id, None, f"unreadable: {cb.error}")
             return "failed"
+        if cb.status == "dialing":  # its claim ran out with no outcome: the dialing node stopped
+            await self._orphan(redis, store, cb, "failed", {"reason": "outcome unknown: the dialing node stopped"})
+            return "skipped"
         dial, reason = self.dialable(cb.number)
         if dial is None:
             await self._fail_undialable(redis, store, queue, cb.id, cb, reason)
@@ -131,10 +146,35 @@ class CallbackDialer:
         # The callback keeps its place: nobody who entered before it, and no VIP, still waits.
         if agent is None or any(prio > 0 or since < cb.enqueued_at for since, prio in waiting):
             return "blocked"
-        if not await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60):
+        if not self._leading():
+            return "blocked"
+        lease_key, node = (self.lease.key, self.lease.node) if self.lease is not None else ("", "")
+        token = await store.claim(cb.id, self.clock.now(), lease_s=self.ring_s * 2 + 60, node=node,
+                                  lease_key=lease_key)
+        if token is None:
             return "skipped"
-        await self._attempt(redis, store, cb, agent, dial)
+        await self._attempt(redis, store, cb, agent, dial, token)
         return "dialled"
+
+    def _leading(self) -> bool:
+        return self.lease is None or self.lease.leading
+
+    async def on_user_event(self, e: dict[str, str]) -> None:
+        """UserEvent(IvrCallback) heard by the leader's AMI listener: the outcome of an orphan's dial."""
+        cb_id = str(e.get("Id", ""))
+        if str(e.get("UserEvent", "")) != "IvrCallback" or not cb_id or cb_id in self._results:
+            return  # not a callback, or our own dial in progress (its outcome comes on our connection)
+        redis = await self.redis()
+        if redis is None:
+            return
+        store = CallbackStore(redis, ttl_s=self.ttl_s, country_code=self.cfg.country_code)
+        try:
+            cb = await store.get(cb_id)
+        except CallbackError:
+            return
+        if cb.status == "dialing" and cb.dial_token:
+            status = str(e.get("Status", "")).upper()
+            await self._orphan(redis, store, cb, CUSTOMER_STATUS.get(status, "failed"), {"dialstatus": status})
 
     def dialable(self, number: str) -> tuple[str | None, str]:
         """(the dial string, "") when the numbering plan lets a callback dial `number`, else (None, reason)."""
@@ -253,14 +293,34 @@ class CallbackDialer:
         detail["dialstatus"] = status
         return CUSTOMER_STATUS.get(status, "failed"), detail
 
+    async def _orphan(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, outcome: Outcome,
+                      detail: dict[str, Any]) -> None:
+        """Record the attempt of a dial another node (or our restarted task) made; once, by its token."""
+        detail = {**detail, "dialed_by": cb.dialed_by, "recorded_by": self.lease.node if self.lease else ""}
+        status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail, token=cb.dial_token or "-")
+        if status is None:
+            return  # recorded already
+        self.orphans += 1
+        log.warning("callback %s (queue %s) dialled by %s, which stopped: %s -> %s", cb.id, cb.queue,
+                    cb.dialed_by, outcome, status)
+        await self._recorded(redis, cb, outcome, status, detail)
+
     async def _attempt(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, agent: str,
-                       dial: str) -> None:
+                       dial: str, token: str) -> None:
         self.attempts += 1
         started = time.monotonic()
         outcome, detail = await self._dial(cb, agent, dial)
         detail["took_s"] = round(time.monotonic() - started, 2)
-        status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail)
+        status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail, token=token)
+        if status is None:
+            log.warning("callback %s: attempt recorded by another node already (%s here)", cb.id, outcome)
+            return
         log.info("callback %s (queue %s) via agent %s: %s -> %s", cb.id, cb.queue, agent, outcome, status)
+        await self._recorded(redis, cb, outcome, status, detail)
+
+    async def _recorded(self, redis: aioredis.Redis, cb: CallbackRequest, outcome: Outcome, status: str,
+                        detail: dict[str, Any]) -> None:
+        """Counters and the original call record after an attempt was recorded."""
         if status in ("done", "failed"):
             await self._count(redis, cb.queue, "completed" if status == "done" else "failed")
         if self.writer is not None:

@@ -1,18 +1,18 @@
 """The AMI listener: Asterisk's queue events -> Redis live state, auto-pauses and call records.
 
-One long-lived AMI connection (panoramisk). On every (re)connect a QueueStatus reply replaces the
-live state, then events are fed in order to LiveReducer and applied with apply_ops (one MULTI per
-event). Auto-pause orders from MissCounter become AgentControl.pause(reason). Answer timings, the
-agent and every ring that went unanswered are written on the caller's call record. Asterisk not
-reachable yet, or gone: we retry with a backoff; calls never wait on this.
+One long-lived AMI connection (panoramisk) on every node. Only the node holding the leader lease
+(ivr.state.lease) applies what it hears: events are fed in order to LiveReducer, filtered by the
+engine's Queue() passes (ivr.queueing.passes, in Redis: the engine that made a pass may run on any
+node), and applied in one MULTI fenced by the lease (a node that lost it writes nothing). Auto-pause
+orders from MissCounter become AgentControl.pause(reason). Answer timings, the agent and every ring
+that went unanswered are written on the caller's call record. Asterisk not reachable yet, or gone: we
+retry with a backoff; calls never wait on this.
 
-The engine leaves Queue() on a timeout to announce position and estimate, then re-enters keeping
-the caller's place. app_queue reports such a timeout as QueueCallerAbandon + QueueCallerLeave and the
-re-entry as a new QueueCallerJoin; counted as is, one caller would be offered and abandoned several
-times. `QueuePasses` (filled by the engine in the same process) says which passes were ours: the
-timeout's abandon/leave are held until the engine re-enters (dropped: the caller is still waiting)
-or says how the wait ended (a hangup or the queue timeout counts as abandoned; overflow, callback
-and answer do not), and a re-entry is fed as a QueueEntry, which is not counted as offered.
+Takeover without gaps or double counts: a standby keeps its AMI connection and the last
+`standby_keep_s` of events. Every event the leader applies is marked by its identity (Asterisk's
+Timestamp with the event's name and ids, ivr.queueing.replay) in the same MULTI as its counters; the
+new leader replays what it heard that carries no mark, then resyncs with QueueStatus. UserEvents go
+to `user_event` (the callback dialer's outcomes of a dial whose node died).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
@@ -31,102 +33,19 @@ from ivr.queueing.ami import AmiError, connect_ami, send
 from ivr.queueing.live import LiveReducer, Update
 from ivr.queueing.misses import agent_from_interface
 from ivr.queueing.model import QueueConfig
+from ivr.queueing.passes import filter_event, take_released
 from ivr.queueing.pbx import ring_cycle
+from ivr.queueing.replay import AppliedMarks, event_time, identity
 from ivr.settings import Settings
+from ivr.state.lease import REDIS_FAILURES, LeaderLease, fenced_apply
 from ivr.state.ops import HSet, Op, RPush, apply_ops, dumps
 from ivr.state.redis import RedisGetter
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
-ABANDONING = frozenset({"hangup", "timeout"})  # how an engine wait ended that counts as abandoned
 _RECORDED = {"agentcalled": "agent_called", "agentringnoanswer": "agent_missed", "agentconnect": "agent_connect"}
-
-
-@dataclass
-class Pass:
-    queue: str
-    timeout_s: float
-    joins: int = 0
-    first_join_at: float = 0.0
-    finished: str | None = None
-    finished_at: float = 0.0
-    held: list[dict[str, str]] = field(default_factory=list)
-
-
-class QueuePasses:
-    """The engine's Queue() passes per caller uniqueid, shared with the listener (same process)."""
-
-    KEEP_S = 120.0  # AMI events of a finished wait may trail the AGI reply
-
-    def __init__(self) -> None:
-        self._passes: dict[str, Pass] = {}
-        self._released: list[Callable[[list[dict[str, str]]], None]] = []
-
-    def subscribe(self, released: Callable[[list[dict[str, str]]], None]) -> None:
-        """`released(events)` gets held events to feed when the engine ends a wait."""
-        self._released.append(released)
-
-    def get(self, uid: str) -> Pass | None:
-        return self._passes.get(uid)
-
-    def begin(self, uid: str, queue: str, timeout_s: float) -> None:
-        """Before each Queue(): the pass may time out after `timeout_s` (the engine's own timeout)."""
-        now = time.time()
-        for old in [u for u, p in self._passes.items() if p.finished and now - p.finished_at > self.KEEP_S]:
-            del self._passes[old]
-        p = self._passes.get(uid)
-        if p is None or p.finished is not None:
-            self._passes[uid] = Pass(queue, timeout_s)
-            return
-        if p.queue != queue:  # overflow into another queue: the first one saw the caller leave
-            self._release(p, "overflow")
-            p.joins = 0
-        p.queue, p.timeout_s = queue, timeout_s
-
-    def finish(self, uid: str, outcome: str) -> None:
-        """The engine's wait ended: answered, hangup, timeout, overflow, callback or a queue status."""
-        p = self._passes.get(uid)
-        if p is None or p.finished is not None:
-            return
-        p.finished, p.finished_at = outcome, time.time()
-        self._release(p, outcome)
-
-    def _release(self, p: Pass, outcome: str) -> None:
-        held, p.held = p.held, []
-        events = [e for e in held if outcome in ABANDONING or e["Event"].lower() != "queuecallerabandon"]
-        if events:
-            for released in self._released:
-                released(events)
-
-    def filter(self, e: dict[str, str], now: float) -> list[dict[str, str]]:
-        """What the reducer should see of one AMI event, given the engine's passes."""
-        p = self._passes.get(e.get("Uniqueid", ""))
-        name = e.get("Event", "").lower()
-        if p is None or e.get("Queue") != p.queue:
-            return [e]
-        if p.finished is not None:  # the engine is done with this caller; a later join is a new wait
-            if name == "queuecallerjoin":
-                del self._passes[e["Uniqueid"]]
-                return [e]
-            ours = name == "queuecallerabandon" and float(e.get("HoldTime") or 0) >= p.timeout_s - 1
-            return [] if ours and p.finished not in ABANDONING else [e]
-        if name == "queuecallerjoin":
-            p.joins += 1
-            if p.joins == 1:
-                p.first_join_at = now
-                return [e]
-            p.held.clear()  # back in the queue: the held timeout was an announcement break
-            return [{**e, "Event": "QueueEntry", "Wait": f"{max(0.0, now - p.first_join_at):.3f}"}]
-        if name == "queuecallerabandon":
-            ours = float(e.get("HoldTime") or 0) >= p.timeout_s - 1
-            if ours:
-                p.held.append(e)
-                return []
-            return [e]
-        if name == "queuecallerleave" and p.held:
-            p.held.append(e)
-            return []
-        return [e]
+_TAKEOVER: dict[str, str] = {"Event": "_takeover"}  # queued by the lease's on_gain: replay, then resync
+UserEventHandler = Callable[[dict[str, str]], Awaitable[None]]
 
 
 def _plain(message: Any) -> dict[str, str]:
@@ -138,53 +57,70 @@ def _noop(*_: Any, **__: Any) -> None:
 
 
 class QueueListener:
-    def __init__(self, settings: Settings, cfg: QueueConfig, redis: RedisGetter, passes: QueuePasses,
-                 writer: RecordWriter | None = None, *, ping_s: float = 10.0, backoff_max_s: float = 10.0) -> None:
-        self.settings = settings
-        self.cfg = cfg
-        self.redis = redis
-        self.passes = passes
-        self.writer = writer
-        self.ping_s = ping_s
-        self.backoff_max_s = backoff_max_s
+    def __init__(self, settings: Settings, cfg: QueueConfig, redis: RedisGetter,
+                 writer: RecordWriter | None = None, *, lease: LeaderLease | None = None,
+                 user_event: UserEventHandler | None = None, ping_s: float = 10.0,
+                 backoff_max_s: float = 10.0, standby_keep_s: float = 30.0, released_poll_s: float = 0.25) -> None:
+        """`lease`: None = this process alone applies (one node, tests); else only while it leads."""
+        self.settings, self.cfg, self.redis, self.writer = settings, cfg, redis, writer
+        self.lease, self.user_event = lease, user_event
+        self.ping_s, self.backoff_max_s, self.released_poll_s = ping_s, backoff_max_s, released_poll_s
+        self.standby_keep_s = standby_keep_s
+        self.pass_ttl_s = keys.queue_pass_ttl_s(settings)
         self.reducer = LiveReducer(ring_cycle(cfg, settings), cfg.rings, settings.timezone,
                                    cfg.autopause_after_misses, day_ttl_s=keys.call_record_ttl_s(settings))
+        self.marks = AppliedMarks()
         self.connected = asyncio.Event()
         self.sessions = 0  # successful (re)connects, each with a QueueStatus resync
-        self._events: asyncio.Queue[tuple[dict[str, str], bool]] = asyncio.Queue(maxsize=20_000)
+        self.replayed = 0  # events a takeover applied from the standby buffer
+        self.duplicates = 0  # events skipped because the previous leader had applied them
+        self._events: asyncio.Queue[tuple[dict[str, str], float, bool]] = asyncio.Queue(maxsize=20_000)
+        self._standby: deque[tuple[dict[str, str], float]] = deque()
+        self._active = lease is None  # applying (leader, after the takeover's replay)
         self._manager: Any = None
-        passes.subscribe(self._inject)
+        if lease is not None:
+            lease.on_gain.append(self._gained)
 
-    def _inject(self, events: list[dict[str, str]]) -> None:
-        for e in events:
-            self._put(e, filtered=True)
+    @property
+    def active(self) -> bool:
+        """Applying events now: the lease is held (evaluated now) and the takeover replay is done."""
+        if self.lease is None:
+            return True
+        if self._active and not self.lease.leading:
+            self._active = False
+        return self._active
 
-    def _put(self, e: dict[str, str], filtered: bool) -> None:
+    async def _gained(self) -> None:
+        self._put(_TAKEOVER, time.time(), raw=False)
+
+    def _put(self, e: dict[str, str], at: float, raw: bool) -> None:
         try:
-            self._events.put_nowait((e, filtered))
+            self._events.put_nowait((e, at, raw))
         except asyncio.QueueFull:
             log.error("AMI listener: event queue full; dropping %s (live state resyncs on reconnect)",
                       e.get("Event"))
 
     def _on_event(self, _manager: Any, message: Any) -> None:
-        self._put(_plain(message), filtered=False)
+        e = _plain(message)
+        self._put(e, event_time(e, time.time()), raw=True)
 
     async def run(self) -> None:
         """Forever: connect, resync, follow events; reconnect with a backoff when AMI is gone.
 
         Network errors are retried here; anything else (a bug in the consumer or a session) ends
         run() with that exception, so the service's TaskSupervisor logs it and restarts us."""
-        consumer = asyncio.create_task(self._consume(), name="ami-listener-consume")
-        sessions = asyncio.create_task(self._sessions(), name="ami-listener-sessions")
+        loops = [asyncio.create_task(self._consume(), name="ami-listener-consume"),
+                 asyncio.create_task(self._sessions(), name="ami-listener-sessions"),
+                 asyncio.create_task(self._released(), name="ami-listener-released")]
         try:
-            done, _ = await asyncio.wait({consumer, sessions}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # raises what ended it
             raise RuntimeError("AMI listener: a loop ended on its own")
         finally:
-            for task in (consumer, sessions):
+            for task in loops:
                 task.cancel()
-            await asyncio.gather(consumer, sessions, return_exceptions=True)
+            await asyncio.gather(*loops, return_exceptions=True)
 
     async def _sessions(self) -> None:
         backoff, warned = 0.5, False
@@ -203,21 +139,19 @@ class QueueListener:
             backoff = min(backoff * 2, self.backoff_max_s)
 
     async def _session(self) -> None:
-        manager = await connect_ami(self.settings, events="agent")  # app_queue's events are all class agent
+        # app_queue's events are all class agent; UserEvent(IvrCallback) is class user
+        manager = await connect_ami(self.settings, events="agent,user")
         lost = asyncio.Event()
         setattr(manager, "connect", _noop)  # noqa: B010 - we reconnect ourselves, not panoramisk
         setattr(manager, "on_disconnect", lambda *_: lost.set())  # noqa: B010
         manager.register_event("*", self._on_event)
         try:
-            reply = await send(manager, {"Action": "QueueStatus"}, 10.0, as_list=True)
-            status = [_plain(m) for m in (reply if isinstance(reply, list) else [reply]) if m.get("Event")]
-            for e in status:
-                self._put(e, filtered=True)
             self._manager = manager
+            entries = await self._resync()
             self.sessions += 1
             self.connected.set()
-            log.info("AMI listener connected to %s:%s (resync: %d entries)", self.settings.ami_host,
-                     self.settings.ami_port, len(status))
+            log.info("AMI listener connected to %s:%s (%s)", self.settings.ami_host, self.settings.ami_port,
+                     f"resync: {entries} entries" if self.active else "standby")
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self.ping_s)
@@ -228,27 +162,104 @@ class QueueListener:
             self._manager = None
             manager.close()
 
+    async def _resync(self) -> int:
+        """A QueueStatus reply replaces the live callers and agents (the leader only)."""
+        manager = self._manager
+        if manager is None or not self.active:
+            return 0
+        reply = await send(manager, {"Action": "QueueStatus"}, 10.0, as_list=True)
+        status = [_plain(m) for m in (reply if isinstance(reply, list) else [reply]) if m.get("Event")]
+        now = time.time()
+        for e in status:
+            self._put(e, now, raw=False)
+        return len(status)
+
+    async def _released(self) -> None:
+        """Held events of waits the engine ended (on any node), fed in by the leader."""
+        while True:
+            await asyncio.sleep(self.released_poll_s)
+            redis = await self.redis()
+            if redis is None or not self.active:
+                continue
+            try:
+                events = await asyncio.wait_for(take_released(redis), 2.0)
+            except REDIS_FAILURES as exc:
+                log.warning("AMI listener: released queue events not read (%s)", exc)
+                continue
+            now = time.time()
+            for e in events:
+                self._put(e, now, raw=False)
+
     async def _consume(self) -> None:
         while True:
-            e, filtered = await self._events.get()
-            now = time.time()
-            for ev in [e] if filtered else self.passes.filter(e, now):
+            e, at, raw = await self._events.get()
+            if e is _TAKEOVER:
+                await self._take_over()
+            elif self.active:
                 try:
-                    await self._handle(ev, now)
+                    await self._handle(e, at, raw)
                 except Exception:
-                    log.exception("AMI listener: event %s not applied", ev.get("Event"))
+                    log.exception("AMI listener: event %s not applied", e.get("Event"))
+            elif raw:  # a standby keeps what it hears, for the takeover
+                self._standby.append((e, at))
+                while self._standby and self._standby[0][1] < at - self.standby_keep_s:
+                    self._standby.popleft()
 
-    async def _handle(self, e: dict[str, str], now: float) -> None:
-        update = self.reducer.feed(e, now)
-        redis = await self.redis()
-        if update.ops and redis is not None:
+    async def _take_over(self) -> None:
+        if self.lease is not None and not self.lease.leading:
+            return
+        heard, self._standby = list(self._standby), deque()
+        self._active = True
+        before = self.duplicates
+        for e, at in heard:
             try:
-                await asyncio.wait_for(apply_ops(redis, update.ops), 2.0)
-            except Exception as exc:  # Redis down or slow: the next resync repairs the live state
-                log.warning("AMI listener: live state not written (%s)", exc)
-        self._record(e, update, now)
-        for order in update.pauses:
-            await self._pause(order.agent, order.reason)
+                await self._handle(e, at, raw=True)
+            except Exception:
+                log.exception("AMI listener: replayed event %s not applied", e.get("Event"))
+        self.replayed += len(heard) - (self.duplicates - before)
+        log.info("AMI listener: leading; replayed %d events heard as standby (%d the last leader had applied)",
+                 len(heard) - (self.duplicates - before), self.duplicates - before)
+        with contextlib.suppress(AmiError, OSError):
+            await self._resync()
+
+    async def _handle(self, e: dict[str, str], at: float, raw: bool) -> None:
+        redis = await self.redis()
+        ident = identity(e) if raw else ""
+        if ident and redis is not None and await self.marks.seen(redis, ident):
+            self.duplicates += 1
+            return
+        if e.get("Event", "").lower() == "userevent":
+            if self.user_event is not None:
+                await self.user_event(e)
+            await self._apply(redis, [], ident, at)
+            return
+        events = [e]
+        if raw and redis is not None:
+            events = await asyncio.wait_for(filter_event(redis, e, at, self.pass_ttl_s, ident), 2.0)
+        if not events:
+            await self._apply(redis, [], ident, at)
+        for ev in events:
+            update = self.reducer.feed(ev, at)
+            await self._apply(redis, update.ops, ident, at)
+            self._record(ev, update, at)
+            for order in update.pauses:
+                await self._pause(order.agent, order.reason)
+
+    async def _apply(self, redis: aioredis.Redis | None, ops: list[Op], ident: str, at: float) -> None:
+        """The event's ops and its mark in one MULTI, fenced by the lease (Redis down: resync repairs)."""
+        if redis is None:
+            if ops:
+                log.warning("AMI listener: live state not written (Redis down)")
+            return
+        ops = ops + self.marks.ops(ident, at)
+        try:
+            if self.lease is None:
+                await asyncio.wait_for(apply_ops(redis, ops), 2.0)
+            elif not await asyncio.wait_for(fenced_apply(redis, self.lease, ops), 2.0):
+                log.warning("AMI listener: not the leader any more; event not applied")
+            await self.marks.prune(redis, at)
+        except Exception as exc:  # Redis down or slow: the next resync repairs the live state
+            log.warning("AMI listener: live state not written (%s)", exc)
 
     async def _pause(self, agent: str, reason: str) -> None:
         manager = self._manager
