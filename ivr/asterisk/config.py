@@ -29,7 +29,7 @@ from ivr.asterisk.queues_conf import (
 )
 from ivr.asterisk.recording_conf import recording_dialplan, recordings_root, timezone_name, write_recording_wrapper
 from ivr.queueing.config import load_queue_config
-from ivr.settings import REPO_ROOT, Settings
+from ivr.settings import REPO_ROOT, Settings, parse_agi_servers
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
         "ami_port": settings.ami_port,
         "ami_user": settings.ami_user,
         "ami_secret": settings.ami_secret,
-        "agi_host": settings.agi_host,
-        "agi_port": settings.agi_port,
+        "agi_servers": agi_servers(settings),
         "recordings_dir": recordings_root(settings),
         "timezone": timezone_name(settings),
         "moh_dir": _first_existing(MOH_DIRS, "music on hold (asterisk-moh-opsound-gsm)"),
@@ -82,6 +81,15 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
         "max_call_seconds": opts.max_call_seconds,
         "caller_networks": opts.caller_networks,
     }
+
+
+def agi_servers(settings: Settings) -> list[str]:
+    """The FastAGI servers the dialplan tries, in order: IVR_AGI_SERVERS, else IVR_AGI_HOST:IVR_AGI_PORT.
+    Each passes the settings' allow-list (host name or address, port) again before it reaches the dialplan."""
+    pairs = parse_agi_servers(settings.agi_servers or f"{settings.agi_host}:{settings.agi_port}")
+    if not pairs:
+        raise ValueError("IVR_AGI_SERVERS lists no server")
+    return [f"{host}:{port}" for host, port in pairs]
 
 
 def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
