@@ -217,8 +217,9 @@ TRANSCRIBE_FAILURE_TTL_S = 30 * DAY_S  # a failed job stays in `ivr transcribe f
 LEADER = f"{PREFIX}:leader"
 # hash node -> JSON {"at": epoch, "leading": bool}: who last said what, for `ivr doctor` and /metrics.
 LEADER_NODES = f"{PREFIX}:leader:nodes"
-# hash: the last AMI event the leader applied ("seq": SequenceNumber, "boot": Asterisk's start time),
-# written in the same MULTI as that event's counters, so a new leader replays exactly what came after.
+# zset: identities of the AMI events the leader applied (ivr/queueing/replay.py: Asterisk's Timestamp and
+# the event's ids), scored by that timestamp, written in the same MULTI as the event's counters, so a new
+# leader replays exactly what the last one had not applied. Pruned after 300 s by the leader.
 AMI_APPLIED = f"{PREFIX}:ami:applied"
 
 
