@@ -242,3 +242,7 @@ QUEUE_PASS_RELEASED = f"{PREFIX}:queue-pass:released"
 def queue_pass_ttl_s(settings: Settings) -> int:
     """Longer than any call, so a pass outlives the call's trailing AMI events."""
     return settings.queue_pass_ttl_s
+
+# Transcription jobs whose recording this worker's host could not read (recordings not on storage the
+# worker mounts, docs/operations.md): hash host -> int. No TTL: a counter must not go back.
+TRANSCRIBE_UNREACHABLE = f"{PREFIX}:metrics:transcribe_unreachable"
