@@ -34,7 +34,8 @@ from ivr.recording.paths import RecordingError
 from ivr.settings import Settings, load_settings
 from ivr.transcribe.audio import AudioError
 from ivr.transcribe.models import ModelError
-from ivr.transcribe.pipeline import process_call, set_state
+from ivr.transcribe.pipeline import process_call, recording_of, set_state
+from ivr.transcribe.reachable import check_reachable
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def transcribe_call(call_id: str, language: str) -> str:
     job.meta["attempts"] = attempt
     job.save_meta()  # type: ignore[no-untyped-call]
     try:
+        # A worker on another node than Asterisk's sees the files only on shared storage: say so.
+        check_reachable(job.connection, recording_of(job.connection, call_id))
         return process_call(job.connection, settings, call_id, language, attempt=attempt, job_id=job.id)
     except PERMANENT:
         # Retrying cannot fix the file or the configuration: fail once, keep the recording.
