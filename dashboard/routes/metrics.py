@@ -62,9 +62,11 @@ class _BoardCollector(Collector):
 
 
 class _CounterCollector(Collector):
-    def __init__(self, voicemail_lost: dict[str, int], task_deaths: dict[str, int]) -> None:
+    def __init__(self, voicemail_lost: dict[str, int], task_deaths: dict[str, int],
+                 unreachable: dict[str, int] | None = None) -> None:
         self.voicemail_lost = voicemail_lost
         self.task_deaths = task_deaths
+        self.unreachable = unreachable or {}
 
     def collect(self) -> list[CounterMetricFamily]:
         lost = CounterMetricFamily("ivr_voicemail_lost", "Voicemail messages that could not be saved, by reason",
@@ -75,7 +77,24 @@ class _CounterCollector(Collector):
                                      "dashboard that died (each restarted with backoff)", labels=["task"])
         for task in sorted(self.task_deaths):
             deaths.add_metric([task], self.task_deaths[task])
-        return [lost, deaths]
+        unreachable = CounterMetricFamily("ivr_transcribe_recording_unreachable", "Transcription jobs whose "
+                                          "recording the worker's host could not read", labels=["host"])
+        for host in sorted(self.unreachable):
+            unreachable.add_metric([host], self.unreachable[host])
+        return [lost, deaths, unreachable]
+
+
+class _LeaderCollector(Collector):
+    """Which `ivr serve` holds the leader lease (AMI listener writes, callback dialer); none: nobody."""
+
+    def __init__(self, holder: str | None) -> None:
+        self.holder = holder
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        leader = GaugeMetricFamily("ivr_leader", "1 for the node holding the leader lease", labels=["node"])
+        if self.holder:
+            leader.add_metric([self.holder], 1)
+        return [leader]
 
 
 async def _counts(svc: Svc, key: str) -> dict[str, int]:
@@ -92,7 +111,10 @@ def build_router() -> APIRouter:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_BoardCollector(await wallboard(svc).board()))
         registry.register(_CounterCollector(await _counts(svc, keys.VOICEMAIL_LOST),
-                                            await _counts(svc, keys.TASK_DEATHS)))
+                                            await _counts(svc, keys.TASK_DEATHS),
+                                            await _counts(svc, keys.TRANSCRIBE_UNREACHABLE)))
+        holder = await svc.redis.get(keys.LEADER)
+        registry.register(_LeaderCollector(holder.decode() if isinstance(holder, bytes) else holder))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
