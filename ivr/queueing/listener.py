@@ -45,6 +45,7 @@ from ivr.state.writer import RecordWriter
 log = logging.getLogger(__name__)
 _RECORDED = {"agentcalled": "agent_called", "agentringnoanswer": "agent_missed", "agentconnect": "agent_connect"}
 _TAKEOVER: dict[str, str] = {"Event": "_takeover"}  # queued by the lease's on_gain: replay, then resync
+_APPLIED = "_applied"  # a marker event: the consumer reached it (see _resync)
 UserEventHandler = Callable[[dict[str, str]], Awaitable[None]]
 
 
@@ -76,6 +77,7 @@ class QueueListener:
         self.duplicates = 0  # events skipped because the previous leader had applied them
         self._events: asyncio.Queue[tuple[dict[str, str], float, bool]] = asyncio.Queue(maxsize=20_000)
         self._standby: deque[tuple[dict[str, str], float]] = deque()
+        self._applied_marks: dict[int, asyncio.Event] = {}
         self._active = lease is None  # applying (leader, after the takeover's replay)
         self._manager: Any = None
         if lease is not None:
@@ -162,8 +164,9 @@ class QueueListener:
             self._manager = None
             manager.close()
 
-    async def _resync(self) -> int:
-        """A QueueStatus reply replaces the live callers and agents (the leader only)."""
+    async def _resync(self, wait: bool = True) -> int:
+        """A QueueStatus reply replaces the live callers and agents (the leader only); with `wait`,
+        returns once the consumer applied it (so `connected` means resynced)."""
         manager = self._manager
         if manager is None or not self.active:
             return 0
@@ -172,6 +175,16 @@ class QueueListener:
         now = time.time()
         for e in status:
             self._put(e, now, raw=False)
+        if wait:
+            done = asyncio.Event()
+            self._applied_marks[id(done)] = done
+            self._put({"Event": _APPLIED, "Id": str(id(done))}, now, raw=False)
+            try:
+                await asyncio.wait_for(done.wait(), 10.0)
+            except TimeoutError:
+                log.warning("AMI listener: resync not applied within 10 s")
+            finally:
+                self._applied_marks.pop(id(done), None)
         return len(status)
 
     async def _released(self) -> None:
@@ -195,6 +208,10 @@ class QueueListener:
             e, at, raw = await self._events.get()
             if e is _TAKEOVER:
                 await self._take_over()
+            elif e.get("Event") == _APPLIED:  # everything queued before it has been handled
+                mark = self._applied_marks.get(int(e["Id"]))
+                if mark is not None:
+                    mark.set()
             elif self.active:
                 try:
                     await self._handle(e, at, raw)
@@ -220,7 +237,7 @@ class QueueListener:
         log.info("AMI listener: leading; replayed %d events heard as standby (%d the last leader had applied)",
                  len(heard) - (self.duplicates - before), self.duplicates - before)
         with contextlib.suppress(AmiError, OSError):
-            await self._resync()
+            await self._resync(wait=False)  # the consumer is us: it applies the reply after this
 
     async def _handle(self, e: dict[str, str], at: float, raw: bool) -> None:
         redis = await self.redis()
