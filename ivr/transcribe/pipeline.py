@@ -68,6 +68,7 @@ def transcribe_paths(settings: Settings, paths: RecordingPaths, language: str) -
         call_id=paths.call_id,
         language=language,
         model_name=model_name(mpath),
+        speech_only=settings.transcribe_speech_only,
     )
     transcript = transcript.model_copy(update=model_provenance(settings, language))
     save_transcript(transcript, paths.transcript_json, paths.transcript_text)
@@ -145,6 +146,7 @@ def transcript_for_file(settings: Settings, audio: Path, language: str) -> tuple
         call_id=base,
         language=language,
         model_name=model_name(mpath),
+        speech_only=settings.transcribe_speech_only,
     )
     transcript = transcript.model_copy(update=model_provenance(settings, language))
     save_transcript(transcript, json_path, audio.parent / f"{base}.transcript.txt")
