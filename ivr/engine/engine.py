@@ -104,8 +104,10 @@ class FlowEngine:
             await channel.set_variable("IVR_OUTCOME", outcome)
             await channel.set_variable("IVR_DONE", "1")
             if end.hang_up:
+                recorder.set("ended_by", "system")  # the flow hung up (review page: who hung up)
                 await channel.hangup()
         except AgiHangup:
+            recorder.set("ended_by", "caller")
             outcome = ctx.result or "caller_hangup"
             log.info("call %s: caller hung up in flow %s at node %s (%s)",
                      ctx.call_id, flow.name, ctx.node_id, outcome)
