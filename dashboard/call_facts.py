@@ -63,11 +63,12 @@ def answer_facts(record: dict[str, Any]) -> Answer:
 
 
 def who_hung_up(record: dict[str, Any]) -> str:
-    """'caller', 'agent' or 'system' as recorded when the recording ended (ivr.recording.link);
-    a call that ended in the IVR by the caller's hangup has outcome caller_hangup."""
-    by = record.get("hangup_by")
-    if by in ("caller", "agent", "system"):
-        return str(by)
+    """'caller', 'agent' or 'system': the bridge's end as recorded when the recording ended
+    (`hangup_by`, ivr.recording.link), else how the flow ended (`ended_by`, written by the engine),
+    else an older record's outcome caller_hangup; 'not recorded' when none says."""
+    for name in ("hangup_by", "ended_by"):
+        if record.get(name) in ("caller", "agent", "system"):
+            return str(record[name])
     if record.get("outcome") == "caller_hangup":
         return "caller"
     return "not recorded"

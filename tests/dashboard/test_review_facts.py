@@ -168,6 +168,8 @@ def test_facts_of_a_record_without_them() -> None:
     assert abandoned.wait_s == 40.0 and not abandoned.answered and abandoned.rings is None
     assert who_hung_up({"outcome": "caller_hangup"}) == "caller"
     assert who_hung_up({"hangup_by": "system"}) == "system"
+    assert who_hung_up({"ended_by": "system", "outcome": "hangup"}) == "system"
+    assert who_hung_up({"hangup_by": "agent", "ended_by": "caller"}) == "agent"  # the bridge's end first
     assert who_hung_up({"outcome": "answered"}) == "not recorded"
 
 
