@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard.audit import AuditLog
+from dashboard.audit import AuditLog, audit_moving
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFileError, FlowFiles
 from dashboard.records_db import RecordsDb
@@ -68,10 +68,11 @@ async def _startup(settings: Settings, redis: Redis, clock: Clock, tasks: TaskSu
                     "(refused when IVR_DASHBOARD_PRODUCTION=true)", *DEV_ADMIN)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["localtime"] = _localtime_filter(settings.timezone)
+    records = RecordsDb(settings)  # calls, scores, audit log that must last (SQL)
     return Services(
         settings=settings, redis=redis, clock=clock, users=users,
         sessions=SessionStore(redis, settings.dashboard_session_idle, settings.dashboard_session_max),
-        audit=AuditLog(redis, clock), templates=templates, tasks=tasks,
+        audit=AuditLog(redis, clock, records), templates=templates, tasks=tasks, extra={"records": records},
     )
 
 
@@ -96,8 +97,9 @@ def _localtime_filter(tz: str) -> Callable[[Any], str]:
 
 def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["flows"] = FlowFiles(svc.settings.flows_dir, svc.settings.state_dir)
-    svc.extra["records"] = db = RecordsDb(svc.settings)  # calls, scores, audit that must last (SQL)
-    app.state.on_stop.append(db.close)
+    moving = audit_moving(svc.redis, svc.extra["records"], keys.DAY_S, svc.clock)
+    moving.start(svc.tasks)  # the audit list (its write buffer) into SQL
+    app.state.on_stop.extend([moving.stop, svc.extra["records"].close])
     wb = Wallboard(svc)
     svc.extra["wallboard"] = wb
     wb.start(svc.tasks)

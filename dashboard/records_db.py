@@ -40,6 +40,10 @@ class RecordsDb:
                 raise HTTPException(503, f"records database unavailable: {type(exc).__name__}: "
                                          f"{str(exc).splitlines()[0][:200] if str(exc) else 'timed out'}") from exc
 
+    async def ready(self) -> None:
+        """The schema at head (503 HTTPException while the database is down)."""
+        await self._ensure_schema()
+
     async def _ensure_schema(self) -> None:
         if self._schema_ready:
             return

@@ -32,10 +32,14 @@ from ivr.settings import RETENTION_MINIMUMS
 log = logging.getLogger("ivr.retention")
 
 PAGE = 500
-# KEYS: the audit list. ARGV: n, the n-th entry as read. Trims the head only if it is unchanged.
+# KEYS: the audit list, its moved counter (ivr/records/audit.py). ARGV: n, the n-th entry as read.
+# Trims the head only if it is unchanged, and keeps the counter pointing at the same entry.
 _TRIM_HEAD = """
-if redis.call('LINDEX', KEYS[1], tonumber(ARGV[1]) - 1) == ARGV[2] then
-  redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+local n = tonumber(ARGV[1])
+if redis.call('LINDEX', KEYS[1], n - 1) == ARGV[2] then
+  redis.call('LTRIM', KEYS[1], n, -1)
+  local moved = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if moved > 0 then redis.call('SET', KEYS[2], math.max(0, moved - n)) end
   return 1
 end
 return 0
@@ -99,7 +103,7 @@ def purge_audit(conn: redis.Redis, limit: datetime, report: StoreReport, dry_run
 def _trim(conn: redis.Redis, count: int, last: Any, dry_run: bool) -> int:
     if count == 0 or dry_run:
         return count
-    if not conn.eval(_TRIM_HEAD, 1, keys.AUDIT_LOG, count, last):
+    if not conn.eval(_TRIM_HEAD, 2, keys.AUDIT_LOG, keys.AUDIT_MOVED, count, last):
         log.warning("retention: the audit log's head changed during the purge (another purge?); not trimmed")
         return 0
     log.info("retention: removed %d audit entries", count)

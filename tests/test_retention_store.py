@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis as AsyncRedis
 
 from dashboard.audit import AuditLog
+from dashboard.records_db import RecordsDb
 from dashboard.sampling import ensure_sample
 from dashboard.scoring import ScoreInput, ScoreStore
 from ivr import keys
@@ -61,13 +63,14 @@ def test_settings_and_purge_refuse_periods_below_the_policy() -> None:
         purge_store(redis.Redis(), NOW, audit_days=364, qa_days=365, timezone="Asia/Shanghai")
 
 
-def test_audit_entries_at_the_cutoff_go_younger_stay(redis_url: str, conn: redis.Redis) -> None:
+def test_audit_entries_at_the_cutoff_go_younger_stay(redis_url: str, conn: redis.Redis, tmp_path: Path) -> None:
     cutoff = NOW - timedelta(days=365)
     moments = [cutoff - timedelta(days=30), cutoff, cutoff + timedelta(seconds=1), NOW]
+    db = RecordsDb(load_settings(state_dir=tmp_path))
 
     async def write(r: AsyncRedis) -> None:
         for i, at in enumerate(moments):
-            await AuditLog(r, FixedClock(at)).record("sup", "supervisor", "listen", f"call-{i}")
+            await AuditLog(r, FixedClock(at), db).record("sup", "supervisor", "listen", f"call-{i}")
 
     run_async(redis_url, write)
     assert purge(conn, NOW, dry_run=True)["audit"] == 2 and conn.llen(keys.AUDIT_LOG) == 4

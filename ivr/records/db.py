@@ -8,6 +8,8 @@ migrations (Alembic, configured here in code: the wheel carries no alembic.ini).
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from ivr.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_FILE = "hotline.db"
+_UPGRADING = threading.Lock()
 
 
 def database_url(settings: Settings) -> str:
@@ -70,8 +73,17 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent: at head it does nothing)."""
-    command.upgrade(_alembic_config(engine), revision)
+    """Bring the schema to `revision` (idempotent: at head it does nothing). Two processes upgrading at
+    once (ivr serve and the dashboard starting together) take turns: PostgreSQL by an advisory lock
+    (migrations/env.py), a SQLite file by a lock file beside it."""
+    path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    with _UPGRADING:  # Alembic's context is module-global: one upgrade per process at a time
+        if not path or path == ":memory:":
+            command.upgrade(_alembic_config(engine), revision)
+            return
+        with open(f"{path}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            command.upgrade(_alembic_config(engine), revision)
 
 
 def head_revision() -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,27 @@ def test_default_url_is_sqlite_in_the_state_dir_and_postgres_uses_psycopg3(tmp_p
 @pytest.mark.timeout(30)
 def test_engine_fixture_is_at_head(engine: Engine) -> None:
     assert db.current_revision(engine) == db.head_revision()
+
+
+@pytest.mark.timeout(120)
+def test_processes_and_threads_upgrading_at_once_take_turns(db_url: str) -> None:
+    # `ivr serve` and the dashboard start together on a new database: neither may fail.
+    code = "import sys; from ivr.records import db; db.upgrade(db.make_engine(sys.argv[1]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    errors: list[str] = []
+
+    def in_thread() -> None:
+        try:
+            db.upgrade(db.make_engine(db_url))
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=in_thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in procs]
+    for t in threads:
+        t.join(60)
+    assert errors == [] and all(rc == 0 for rc, _ in results), (errors, results)
+    assert db.current_revision(db.make_engine(db_url)) == db.head_revision()
