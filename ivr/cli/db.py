@@ -59,3 +59,40 @@ def current() -> None:
     if have != head:
         typer.echo("run `ivr db upgrade`", err=True)
         raise typer.Exit(1)
+
+
+@app.command("migrate-redis")
+def migrate_redis() -> None:
+    """Copy call records, QA scores and the audit log kept in Redis alone into the records database
+    (idempotent: a second run, or one while the services run, writes nothing twice)."""
+    import asyncio
+    import logging
+
+    from ivr import keys
+    from ivr.records import db
+    from ivr.records.migrate import migrate_redis as run
+    from ivr.settings import load_settings
+    from ivr.state.redis import RedisHub
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings()
+    url = db.database_url(settings)
+    engine = db.make_engine(url)
+
+    async def go() -> None:
+        hub = RedisHub(settings.redis_url)
+        try:
+            done = await run(hub, engine, live_ttl_s=keys.call_record_live_ttl_s(settings), audit_keep_s=keys.DAY_S)
+        finally:
+            await hub.close()
+        typer.echo(f"{_safe(url)}: {done.calls} call record(s), {done.scores} new QA score(s), "
+                   f"{done.audit} audit entr(ies) copied from Redis")
+
+    try:
+        db.upgrade(engine)
+        asyncio.run(go())
+    except Exception as exc:
+        typer.echo(f"migrate-redis failed: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()

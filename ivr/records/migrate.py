@@ -1,0 +1,82 @@
+"""`ivr db migrate-redis`: copy what an installation kept in Redis alone (before the records database)
+into SQL, idempotently: running it twice, or while the services run, writes everything once.
+
+- call records: every call of the Redis index is marked pending and moved by the RecordMover (an
+  upsert on call_id; a finished call's Redis TTL is then shortened to the live TTL);
+- QA scores: every score of the index, inserted unless its id is already there;
+- the audit log: moved by the AuditMover (digest per entry).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+
+from ivr import keys
+from ivr.records import scores
+from ivr.records.audit import AuditMover
+from ivr.records.mover import RecordMover
+from ivr.state.redis import RedisHub
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+
+
+@dataclass
+class Migrated:
+    calls: int = 0
+    scores: int = 0
+    audit: int = 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _mark_calls(redis: Redis, mark_at: float) -> int:
+    """Every call of the index into the pending set (keeping a newer mark); returns how many."""
+    marked, start = 0, 0
+    while True:
+        ids = [_text(i) for i in await redis.zrange(keys.CALLS_INDEX, start, start + PAGE - 1)]
+        if not ids:
+            return marked
+        await redis.zadd(keys.RECORDS_PENDING, dict.fromkeys(ids, mark_at), nx=True)  # a call's own mark stays
+        marked, start = marked + len(ids), start + PAGE
+
+
+async def _copy_scores(redis: Redis, engine: Engine) -> int:
+    copied, start = 0, 0
+    while True:
+        ids = await redis.zrange(keys.QA_SCORES, start, start + PAGE - 1)
+        if not ids:
+            return copied
+        raws = await redis.mget([keys.qa_score(_text(i)) for i in ids])
+        batch = [json.loads(r) for r in raws if r]
+        with engine.begin() as conn:
+            copied += scores.insert_ignoring_existing(conn, batch)
+        start += PAGE
+
+
+async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit_keep_s: float) -> Migrated:
+    redis = await hub.client()
+    if redis is None:
+        raise ConnectionError(f"Redis {hub.url} unreachable")
+    done = Migrated()
+    marked = await _mark_calls(redis, time.time() - 60)
+    log.info("migrate-redis: %d call record(s) in the Redis index marked to move", marked)
+    mover = RecordMover(hub, engine, live_ttl_s=live_ttl_s, batch=500, settle_s=0)
+    while n := await mover.move_once():
+        done.calls += n
+    done.scores = await _copy_scores(redis, engine)
+    audit = AuditMover(redis, engine, keep_s=audit_keep_s, batch=1000)
+    while n := await audit.move_once():
+        done.audit += n
+    log.info("migrate-redis: %d call(s), %d new score(s), %d audit entr(ies) written", done.calls, done.scores,
+             done.audit)
+    return done
