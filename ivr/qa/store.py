@@ -65,6 +65,7 @@ def analyse_and_store(
         "lists": {pl.kind: pl.digest for pl in (lists.forbidden, lists.courtesy, lists.greeting)},
     }
     conn.hset(keys.call(call_id), keys.CALL_QA, json.dumps(value, ensure_ascii=False))
+    conn.zadd(keys.RECORDS_PENDING, {call_id: time.time()})  # the records mover copies it into SQL
     return result
 
 

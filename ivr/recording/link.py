@@ -37,6 +37,7 @@ def hangup_by(source: str, channel: str, member: str) -> HangupBy:
 
 async def write_hangup_by(client: aioredis.Redis, call_id: str, by: HangupBy) -> None:
     await client.hset(keys.call(check_call_id(call_id)), keys.CALL_HANGUP_BY, json.dumps(by))
+    await client.zadd(keys.RECORDS_PENDING, {call_id: time.time()})  # the records mover copies it into SQL
 
 
 async def link_recording(client: aioredis.Redis, call_id: str, paths: RecordingPaths) -> None:
@@ -48,6 +49,7 @@ async def link_recording(client: aioredis.Redis, call_id: str, paths: RecordingP
         keys.call_events(call_id),
         json.dumps({"t": rec["finished_at"], "kind": "recording", **paths.to_record()}),
     )
+    await client.zadd(keys.RECORDS_PENDING, {call_id: time.time()})
 
 
 async def call_language(client: aioredis.Redis, call_id: str) -> str | None:

@@ -39,6 +39,7 @@ def get_field(conn: redis.Redis, call_id: str, field: str) -> Any:
 
 def set_field(conn: redis.Redis, call_id: str, field: str, value: Any) -> None:
     conn.hset(keys.call(call_id), field, json.dumps(value, ensure_ascii=False, default=str))
+    conn.zadd(keys.RECORDS_PENDING, {call_id: time.time()})  # the records mover copies it into SQL
 
 
 def set_state(conn: redis.Redis, call_id: str, state: str, **extra: Any) -> None:
