@@ -3,7 +3,7 @@
 A caller script is a list of steps:
     Wait(ms)          silence (RTP keeps flowing from Asterisk; we just listen)
     Dtmf("12")        RFC 4733 DTMF, played from pcaps (harness/dtmf_pcap.py)
-    Audio(path)       stream a raw 8 kHz mu-law file (speech for recordings)
+    Audio(path, loops) stream an 8 kHz mu-law file (speech for recordings), loops=-1 until the end
     AwaitHangup(ms)   wait for Asterisk's BYE; if none comes in time, hang up ourselves
     Hangup()          send BYE
 """
@@ -33,6 +33,7 @@ class Dtmf:
 @dataclass(frozen=True)
 class Audio:
     path: Path
+    loops: int = 1  # -1: over and over until the call ends
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _step_xml(step: Step, bye_label: str, pcap_dir: Path, counter: list[int]) ->
                          f'  <pause milliseconds="{DIGIT_GAP_MS}"/>\n')
         return "".join(parts)
     if isinstance(step, Audio):
-        return f'  <nop><action><exec rtp_stream="{escape(str(step.path))},1,0"/></action></nop>\n'
+        return f'  <nop><action><exec rtp_stream="{escape(str(step.path))},{step.loops},0"/></action></nop>\n'
     if isinstance(step, AwaitHangup):
         return _RECV_BYE.format(ms=step.ms, label=bye_label)
     return f'  <nop next="{bye_label}"/>\n'
@@ -185,3 +186,30 @@ def agent_scenario(ring_ms: int, talk_ms: int, speech: Path | None = None) -> st
     answers, talks for talk_ms (optionally streaming speech), then hangs up unless the caller did."""
     talk = f'  <nop><action><exec rtp_stream="{escape(str(speech))},1,0"/></action></nop>' if speech else ""
     return _AGENT.format(ring_ms=ring_ms, talk_ms=talk_ms, talk=talk)
+
+
+def _register(cseq: int, auth: str, expires: int) -> str:
+    return _send([
+        "REGISTER sip:[remote_ip]:[remote_port] SIP/2.0",
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+        "From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]",
+        "To: <sip:[service]@[remote_ip]:[remote_port]>",
+        "Call-ID: [call_id]",
+        f"CSeq: {cseq} REGISTER",
+        "Contact: <sip:[service]@[local_ip]:[local_port]>" if expires else "Contact: *",
+        f"Expires: {expires}",
+        "Max-Forwards: 70",
+        *([auth] if auth else []),
+    ], retrans=True)
+
+
+def register_scenario(username: str, password: str, expires: int = 60) -> str:
+    """UAC scenario of a softphone logging in: REGISTER, answer the 401 digest challenge with
+    `username`/`password`, expect 200. The account name is SIPp's service (-s). expires=0 logs
+    out again (Contact: *, every contact of the account)."""
+    if not all(c.isalnum() or c in "-_.~" for c in username + password):
+        raise ValueError("username and password: letters, digits and -_.~ only (they go into the scenario)")
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="register">\n'
+            + _register(1, "", expires) + '  <recv response="401" auth="true"/>\n'
+            + _register(2, f"[authentication username={username} password={password}]", expires)
+            + '  <recv response="200"/>\n</scenario>\n')

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.ports import free_port
-from harness.scenarios import Step, agent_scenario, caller_scenario
+from harness.scenarios import Step, agent_scenario, caller_scenario, register_scenario
 
 
 class SippError(RuntimeError):
@@ -109,11 +109,31 @@ def place_calls(
     return CallResult(out.returncode, ok, failed, out.stdout, out.stderr + err)
 
 
+def register(target: str, username: str, password: str, workdir: Path, *, expires: int = 60,
+             timeout_s: int = 20) -> CallResult:
+    """Register as `username` at `target` (host:port) the way a softphone does (digest auth);
+    expires=0 removes the registration again."""
+    work = Path(tempfile.mkdtemp(prefix="sipp-register-", dir=workdir))
+    scenario = work / "register.xml"
+    scenario.write_text(register_scenario(username, password, expires), encoding="ISO-8859-1")
+    cmd = [sipp_binary(), target, "-sf", str(scenario), "-s", username, "-m", "1",
+           "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-nostdin",
+           "-trace_stat", "-stf", str(work / "stat.csv"), "-trace_err", "-error_file", str(work / "errors.log"),
+           "-timeout", f"{timeout_s}s", "-timeout_error"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 10, cwd=work, check=False)
+    ok, failed = call_counts(work / "stat.csv")
+    err = (work / "errors.log").read_text(errors="replace") if (work / "errors.log").exists() else ""
+    return CallResult(out.returncode, ok, failed, out.stdout, out.stderr + err)
+
+
 class SippAgent:
     """An agent's phone: a SIPp UAS on its own port that rings for `ring_ms` then answers."""
 
-    def __init__(self, name: str, ring_ms: int, talk_ms: int, workdir: Path, speech: Path | None = None) -> None:
+    def __init__(self, name: str, ring_ms: int, talk_ms: int, workdir: Path, speech: Path | None = None,
+                 *, new_session: bool = False) -> None:
+        """`new_session`: run SIPp in a session of its own (the live demo stops it; Ctrl-C does not)."""
         self.name = name
+        self.new_session = new_session
         self.port = free_port(socket.SOCK_DGRAM)
         self.ring_ms = ring_ms
         self.talk_ms = talk_ms
@@ -136,8 +156,13 @@ class SippAgent:
              "-stf", str(self.workdir / "stat.csv"), "-fd", "1", "-trace_err",
              "-error_file", str(self.workdir / "errors.log")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+            start_new_session=self.new_session,
         )
         log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
 
     def stats(self) -> tuple[int, int]:
         return call_counts(self.workdir / "stat.csv")

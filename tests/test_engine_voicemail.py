@@ -15,7 +15,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
-from harness.demo import _outcome
+from harness.demo.scripted import _outcome
 from harness.scripted_channel import HANGUP, RECORDED_MESSAGE, ScriptedChannel
 from ivr import keys
 from ivr.callflow.nodes import build_node_registry
