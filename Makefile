@@ -1,6 +1,6 @@
 # The two commands of the README:
-#   make demo   installs what is missing, starts Redis, a private Asterisk and the FastAGI server,
-#               and places real SIP calls (SIPp) through the sample hotline flow.
+#   make demo   installs what is missing, then runs the whole hotline live until Ctrl-C: Redis, a private
+#               Asterisk, ivr serve, a transcription worker, the dashboard, SIPp callers and agents (docs/demo.md).
 #   make test   installs what the tests need and runs the whole suite (CI runs exactly this).
 .PHONY: demo test lint bench bootstrap
 
