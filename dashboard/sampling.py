@@ -20,11 +20,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from dashboard.call_list import pending_records
+from dashboard.records_db import RecordsDb
 from ivr import keys
 from ivr.clock import zone
-from ivr.state.callrecord import CallStore
+from ivr.records.calls import recorded_calls
 
-MAX_CALLS_PER_WEEK = 200_000
 WEEK = re.compile(r"^([0-9]{4})-W([0-9]{1,3})$")
 
 
@@ -120,13 +121,21 @@ def draw(candidates: list[Candidate], seed: int, per_agent: int, spot_checks: in
     return sorted(items, key=lambda i: (i.reviewer, i.agent, i.call_id))
 
 
-async def candidates_of_week(redis: Redis, week: str, tz: str) -> list[Candidate]:
-    """Calls of the week that an agent took and that have a recording."""
+async def candidates_of_week(redis: Redis, db: RecordsDb, week: str, tz: str) -> list[Candidate]:
+    """Calls of the week that an agent took and that have a recording: an indexed query of the records
+    database (in a worker thread: the wallboard keeps streaming), plus the calls not moved there yet."""
     start, end = week_bounds(week, tz)
-    rows = await CallStore(redis).list(since=start.timestamp(), until=end.timestamp() - 0.001,
-                                       limit=MAX_CALLS_PER_WEEK)
-    return [Candidate(str(r["call_id"]), str(r["agent"])) for r in rows
-            if r.get("agent") and isinstance(r.get("recording"), dict) and r.get("call_id")]
+    since, until = start.timestamp(), end.timestamp() - 0.001
+    pool = {cid: agent for cid, agent in await db.read(lambda conn: recorded_calls(conn, since, until))}
+    for r in await pending_records(redis):
+        if r.get("agent") and isinstance(r.get("recording"), dict) and since <= _start_of(r) <= until:
+            pool[str(r["call_id"])] = str(r["agent"])
+    return [Candidate(cid, agent) for cid, agent in pool.items()]
+
+
+def _start_of(record: dict[str, Any]) -> float:
+    start = record.get("start")
+    return float(start) if isinstance(start, int | float) else -1.0
 
 
 async def stored_sample(redis: Redis, week: str) -> Sample | None:
@@ -135,7 +144,7 @@ async def stored_sample(redis: Redis, week: str) -> Sample | None:
     return None if raw is None else Sample.from_json(raw)
 
 
-async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_checks: int,
+async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_agent: int, spot_checks: int,
                         reviewers: list[str], now: float, seed: int | None = None) -> tuple[Sample, bool]:
     """The week's sample, drawn now if there is none yet. (sample, drawn_now). Only the weekly job
     and an explicit draw request call this (dashboard.routes.review_queue): reading a sample never draws it."""
@@ -143,7 +152,7 @@ async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_c
     existing = await stored_sample(redis, week)
     if existing is not None:
         return existing, False
-    pool = await candidates_of_week(redis, week, tz)
+    pool = await candidates_of_week(redis, db, week, tz)
     seed = secrets.randbits(63) if seed is None else seed
     sample = Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
                     population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
@@ -155,9 +164,9 @@ async def ensure_sample(redis: Redis, week: str, tz: str, per_agent: int, spot_c
     return sample, True
 
 
-async def verify(redis: Redis, sample: Sample, tz: str) -> dict[str, Any]:
+async def verify(redis: Redis, db: RecordsDb, sample: Sample, tz: str) -> dict[str, Any]:
     """Redo the draw from the stored seed; equal when the week's recorded calls are unchanged."""
-    pool = await candidates_of_week(redis, sample.week, tz)
+    pool = await candidates_of_week(redis, db, sample.week, tz)
     redo = draw(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
     same_pool = digest(pool) == sample.population_digest
     return {"population_unchanged": same_pool,

@@ -14,6 +14,7 @@ from fastapi import HTTPException
 
 from dashboard.deps import Services
 from dashboard.periodic import Periodic
+from dashboard.records_db import records
 from dashboard.sampling import (
     Sample,
     candidates_of_week,
@@ -46,7 +47,7 @@ def week_over(svc: Services, week: str) -> bool:
 async def not_drawn(svc: Services, week: str) -> dict[str, object]:
     """What a reader is told about a week without a sample: its recorded calls so far, when it is drawn."""
     end = week_bounds(week, svc.settings.timezone)[1]
-    calls = len(await candidates_of_week(svc.redis, week, svc.settings.timezone))
+    calls = len(await candidates_of_week(svc.redis, records(svc), week, svc.settings.timezone))
     when = (f"drawn automatically within the hour after {end.isoformat(timespec='minutes')}"
             if not week_over(svc, week) else "the week is over: drawn within the hour, or draw it now")
     return {"week": week, "drawn": False, "calls_so_far": calls, "week_ends": end.isoformat(), "when": when}
@@ -65,7 +66,7 @@ async def draw(svc: Services, week: str, user: str, role: str) -> tuple[Sample, 
         raise HTTPException(409, f"week {week} is not over until {end.isoformat(timespec='minutes')}: "
                                  "its sample is drawn after that, when all its calls are in")
     sample, drawn = await ensure_sample(
-        svc.redis, week, svc.settings.timezone, svc.settings.review_calls_per_agent,
+        svc.redis, records(svc), week, svc.settings.timezone, svc.settings.review_calls_per_agent,
         svc.settings.review_spot_checks, await reviewers(svc), now=svc.clock.now().timestamp())
     if drawn:
         await svc.audit.record(user, role, "sample_draw", week, seed=sample.seed, population=sample.population,

@@ -104,13 +104,15 @@ def test_qa_scores_go_by_call_once_the_newest_is_at_the_cutoff(redis_url: str, c
     assert conn.zcard(keys.QA_SCORES) == 0 and not conn.keys(keys.qa_score("*"))
 
 
-def test_qa_samples_go_once_their_whole_week_is_past_the_cutoff(redis_url: str, conn: redis.Redis) -> None:
+def test_qa_samples_go_once_their_whole_week_is_past_the_cutoff(redis_url: str, conn: redis.Redis,
+                                                               tmp_path: Path) -> None:
     # Week 2026-W09 ends Monday 2026-03-02 00:00 local; with 365 days that is the cutoff at NOW + 1 day.
     weeks = ["2026-W08", "2026-W09", "2026-W10"]
+    db = RecordsDb(load_settings(state_dir=tmp_path))
 
     async def write(r: AsyncRedis) -> None:
         for week in weeks:
-            await ensure_sample(r, week, "Asia/Shanghai", 0, 0, [], NOW.timestamp(), seed=1)
+            await ensure_sample(r, db, week, "Asia/Shanghai", 0, 0, [], NOW.timestamp(), seed=1)
 
     run_async(redis_url, write)
     conn.set(keys.qa_sample("not-a-week"), "{}")

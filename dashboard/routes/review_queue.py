@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import JSONResponse, Response
 
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
+from dashboard.records_db import records
 from dashboard.sampling import Sample, previous_week, stored_sample, verify
 from dashboard.score_store import score_store
 from dashboard.scoring import KPIS, report_rows
@@ -68,7 +69,8 @@ def build_router() -> APIRouter:
         sample = await stored_sample(svc.redis, week)
         if sample is None:
             return await not_drawn(svc, week)
-        return {**asdict(sample), "drawn": True, "check": await verify(svc.redis, sample, svc.settings.timezone)}
+        return {**asdict(sample), "drawn": True, "check": await verify(svc.redis, records(svc), sample,
+                                                                         svc.settings.timezone)}
 
     @router.post("/api/samples/{week}/draw", tags=["qa"], status_code=201, dependencies=[Depends(check_csrf)],
                  summary="Draw a week's sample now (the week must be over; send X-CSRF-Token); audited")

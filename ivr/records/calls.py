@@ -55,6 +55,7 @@ def to_row(record: dict[str, Any], events: Sequence[Any], *, moved_at: float | N
         "answer_wait_s": _number(timing.get("wait_s")) if timing.get("answered") else None,
         "answered_in_time": in_time if isinstance(in_time, bool) else None,
         "survey_score": score if isinstance(score, int) and not isinstance(score, bool) else None,
+        "has_recording": isinstance(record.get("recording"), dict),
         "record": json.dumps(fields, ensure_ascii=False, default=str),
         "events": json.dumps(list(events), ensure_ascii=False, default=str),
         "moved_at": time.time() if moved_at is None else moved_at,
@@ -152,3 +153,11 @@ def get_call(conn: Connection, call_id: str) -> dict[str, Any] | None:
 def outcomes(conn: Connection) -> set[str]:
     """Every outcome a stored call has (the values an outcome filter can match)."""
     return {o for (o,) in conn.execute(select(CallRow.outcome).distinct()) if o is not None}
+
+
+def recorded_calls(conn: Connection, since: float, until: float) -> list[tuple[str, str]]:
+    """(call_id, agent) of the calls started in [since, until] that an agent took and that have a recording."""
+    rows = conn.execute(select(CallRow.call_id, CallRow.agent).where(
+        CallRow.started_at >= since, CallRow.started_at <= until, CallRow.agent.is_not(None),
+        CallRow.has_recording.is_(True)))
+    return [(r.call_id, r.agent) for r in rows]

@@ -38,6 +38,7 @@ class CallRow(Base):
     answer_wait_s: Mapped[float | None] = mapped_column(Float)
     answered_in_time: Mapped[bool | None] = mapped_column(Boolean)  # within 3 rings (answer_timing)
     survey_score: Mapped[int | None] = mapped_column(Integer)
+    has_recording: Mapped[bool] = mapped_column(Boolean, default=False)  # the weekly QA sample's pool
     record: Mapped[str] = mapped_column(Text)  # the Redis record's fields, JSON
     events: Mapped[str] = mapped_column(Text)  # its event list, JSON (kept apart: lists do not read it)
     moved_at: Mapped[float] = mapped_column(Float)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 
 from dashboard.app import create_app
+from dashboard.records_db import RecordsDb
+from dashboard.sampling import candidates_of_week
 from harness.local_postgres import LocalPostgres
 from ivr.records import db
 from ivr.records.calls import to_row, upsert_calls
@@ -106,3 +111,27 @@ def test_moved_call_is_read_from_sql_and_the_page_links_older_calls(client: Test
     older = page.text.split('id="older" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     rest = client.get(older, headers={"accept": "text/html"}).text
     assert rest.count('href="/calls/s0') == 10 and 'id="older"' not in rest
+
+
+@pytest.mark.timeout(60)
+async def test_week_pool_comes_from_sql_and_the_calls_not_moved_yet(settings: Settings, redis_url: str) -> None:
+    week = "2026-W10"  # Monday 2026-03-02 00:00 Asia/Shanghai
+    monday = datetime(2026, 3, 2, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    rec = {"dir": "/r", "mixed": "m.wav"}
+    rows = [{"call_id": f"w{i}", "start": monday + i * 3600, "agent": f"10{i % 2}", "outcome": "answered",
+             **({"recording": rec} if i % 3 else {})} for i in range(-2, 30)]  # two in the week before
+    engine = db.make_engine(db.database_url(settings))
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        upsert_calls(conn, [to_row(r, []) for r in rows])
+    engine.dispose()
+    write_call(redis_url, "live", monday + 100_000, agent="1009", recording=rec)  # not moved yet
+    records_db = RecordsDb(settings)
+    r = Redis.from_url(redis_url)
+    try:
+        pool = await candidates_of_week(r, records_db, week, "Asia/Shanghai")
+    finally:
+        await r.aclose()
+        records_db.close()
+    want = {f"w{i}" for i in range(30) if i % 3} | {"live"}
+    assert {c.call_id for c in pool} == want and len(pool) == len(want)
