@@ -241,7 +241,7 @@ class QueueListener:
 
     async def _handle(self, e: dict[str, str], at: float, raw: bool) -> None:
         redis = await self.redis()
-        ident = identity(e) if raw else ""
+        ident = identity(e) if raw else None
         if ident and redis is not None and await self.marks.seen(redis, ident):
             self.duplicates += 1
             return
@@ -252,7 +252,7 @@ class QueueListener:
             return
         events = [e]
         if raw and redis is not None:
-            events = await asyncio.wait_for(filter_event(redis, e, at, self.pass_ttl_s, ident), 2.0)
+            events = await asyncio.wait_for(filter_event(redis, e, at, self.pass_ttl_s, ident or ""), 2.0)
         if not events:
             await self._apply(redis, [], ident, at)
         for ev in events:
@@ -262,13 +262,13 @@ class QueueListener:
             for order in update.pauses:
                 await self._pause(order.agent, order.reason)
 
-    async def _apply(self, redis: aioredis.Redis | None, ops: list[Op], ident: str, at: float) -> None:
+    async def _apply(self, redis: aioredis.Redis | None, ops: list[Op], ident: str | None, at: float) -> None:
         """The event's ops and its mark in one MULTI, fenced by the lease (Redis down: resync repairs)."""
         if redis is None:
             if ops:
                 log.warning("AMI listener: live state not written (Redis down)")
             return
-        ops = ops + self.marks.ops(ident, at)
+        ops = ops + (self.marks.ops(ident, at) if ident is not None else [])  # None: not an AMI event
         try:
             if self.lease is None:
                 await asyncio.wait_for(apply_ops(redis, ops), 2.0)
