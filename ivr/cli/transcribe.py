@@ -124,7 +124,7 @@ def worker(
         int, typer.Option(help="Seconds before a silent worker counts as dead")
     ] = WorkerOptions.worker_ttl,
 ) -> None:
-    """Serve the transcription queue: load the model(s) once, fork one work-horse per job."""
+    """Serve the transcription queue: load the model(s) once, then run jobs in this process."""
     from ivr.settings import load_settings
     from ivr.transcribe.worker import run_worker
 

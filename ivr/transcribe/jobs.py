@@ -1,9 +1,9 @@
 """Transcription jobs on Redis with RQ.
 
 Why RQ rather than arq: transcription is CPU-bound, synchronous C code (Vosk); RQ runs each
-job in a forked work-horse of a plain synchronous worker, so the model loaded once in the
-worker is shared copy-on-write by every job, a crash or a timeout inside Vosk kills only
-the horse, and RQ keeps what we need out of the box: retries with back-off, a per-job
+job in a plain synchronous worker that keeps the model and its recognizers loaded between
+jobs (in-process, see ivr.transcribe.worker for why not a forked work-horse), a job's
+exception or timeout fails only that job, and RQ keeps what we need out of the box: retries with back-off, a per-job
 timeout, a FailedJobRegistry (the failed-jobs list, `rq info` shows it), abandoned-job
 recovery when a worker dies, and unique job ids. arq is asyncio-first and would need a
 thread or process pool around every job to do the same.
@@ -88,7 +88,7 @@ def enqueue_transcription(conn: redis.Redis, call_id: str, language: str, settin
 
 
 def transcribe_call(call_id: str, language: str) -> str:
-    """The job body, run by a worker's work-horse."""
+    """The job body, run inside a transcription worker."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("transcribe_call runs inside an RQ worker; use pipeline.process_call elsewhere")
