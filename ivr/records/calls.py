@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ from ivr.records.schema import CallRow
 
 COLUMNS = CallRow.__table__.columns
 UPDATABLE = [c.name for c in COLUMNS if c.name != "call_id"]
+# Rows per statement: 20 columns x 500 stays under SQLite's 32766 bound parameters (PostgreSQL: 65535).
+UPSERT_CHUNK = 500
 
 
 def _text(value: Any, column: str) -> str | None:
@@ -63,16 +65,13 @@ def to_row(record: dict[str, Any], events: Sequence[Any], *, moved_at: float | N
 
 
 def upsert_calls(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert or update rows by call_id in one statement; returns how many were given."""
+    """Insert or update rows by call_id, UPSERT_CHUNK rows a statement; returns how many were given."""
     batch = list(rows)
-    if not batch:
-        return 0
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(CallRow).values(batch)
-    stmt = stmt.on_conflict_do_update(index_elements=["call_id"],
-                                      set_={c: stmt.excluded[c] for c in UPDATABLE})
-    conn.execute(stmt)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    for i in range(0, len(batch), UPSERT_CHUNK):
+        stmt = insert(CallRow).values(batch[i:i + UPSERT_CHUNK])
+        conn.execute(stmt.on_conflict_do_update(index_elements=["call_id"],
+                                                set_={c: stmt.excluded[c] for c in UPDATABLE}))
     return len(batch)
 
 
@@ -161,3 +160,24 @@ def recorded_calls(conn: Connection, since: float, until: float) -> list[tuple[s
         CallRow.started_at >= since, CallRow.started_at <= until, CallRow.agent.is_not(None),
         CallRow.has_recording.is_(True)))
     return [(r.call_id, r.agent) for r in rows]
+
+
+CSV_COLUMNS = ("call_id", "started_at", "ended_at", "duration", "caller", "called", "flow", "language", "queue",
+               "agent", "outcome", "category", "answer_wait_s", "answered_in_time", "survey_score", "has_recording")
+
+
+def csv_rows(conn: Connection, f: CallFilter, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every call matching `f`, oldest first, as CSV_COLUMNS tuples, read in keyset batches (a month
+    of calls is never held in memory at once)."""
+    cols = [COLUMNS[c] for c in CSV_COLUMNS]
+    after: tuple[float, str] | None = None
+    while True:
+        query = select(*cols).where(*_conditions(f))
+        if after is not None:
+            query = query.where(or_(CallRow.started_at > after[0],
+                                    and_(CallRow.started_at == after[0], CallRow.call_id > after[1])))
+        rows = conn.execute(query.order_by(CallRow.started_at, CallRow.call_id).limit(batch)).all()
+        yield from (tuple(r) for r in rows)
+        if len(rows) < batch:
+            return
+        after = (rows[-1].started_at, rows[-1].call_id)

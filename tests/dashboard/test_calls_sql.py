@@ -3,6 +3,8 @@ still only in Redis: every filter returns every match, paged, and an unknown out
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -135,3 +137,23 @@ async def test_week_pool_comes_from_sql_and_the_calls_not_moved_yet(settings: Se
         records_db.close()
     want = {f"w{i}" for i in range(30) if i % 3} | {"live"}
     assert {c.call_id for c in pool} == want and len(pool) == len(want)
+
+
+@pytest.mark.timeout(120)
+def test_csv_export_of_a_range_has_every_call_masked_for_supervisors_and_is_audited(
+        client: TestClient, settings: Settings) -> None:
+    records = _stored(settings, 12_000)  # more than one batch of the export's reads
+    since, until = NOW - 3600 - 30 * 11_000, NOW
+    login(client, "sup")
+    resp = client.get("/api/calls.csv", params={"since": since, "until": until, "agent": "1002"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(resp.text)))
+    assert lines[0][:3] == ["call_id", "started_at", "ended_at"]
+    want = sorted((x for x in records if x["agent"] == "1002" and x["start"] >= since), key=lambda x: x["start"])
+    assert [row[0] for row in lines[1:]] == [x["call_id"] for x in want]
+    assert {row[4] for row in lines[1:]} == {"138****5678"}
+    client.cookies.clear()
+    login(client, "boss")
+    entries = client.get("/api/audit", params={"action": "download"}).json()
+    assert entries[0]["target"] == "calls.csv" and entries[0]["user"] == "sup"
+    assert client.get("/api/calls.csv", params={"since": 0, "until": NOW, "outcome": "nope"}).status_code == 422
