@@ -3,6 +3,7 @@
 Files (ivr.recording.retention): recordings and transcripts (IVR_RETENTION_DAYS, >= 90), voicemail
 (IVR_VOICEMAIL_RETENTION_DAYS, >= 90). Redis (ivr.retention_store): the audit log
 (IVR_AUDIT_RETENTION_DAYS, >= 365), QA scores and review samples (IVR_QA_RETENTION_DAYS, >= 365).
+The records database (ivr.records.retention): calls (IVR_CALL_RECORD_TTL_DAYS), audit log, QA scores.
 """
 
 from __future__ import annotations
@@ -16,6 +17,28 @@ import typer
 
 app = typer.Typer(help="Retention of recordings, transcripts, voicemail, audit log and QA data.",
                   no_args_is_help=True)
+
+
+def _purge_database(settings: Any, now: Any, dry_run: bool, errors: dict[str, str]) -> dict[str, int]:
+    """Calls, audit log and QA scores in the records database (ivr.records.retention); a database that is
+    down is an error in the summary (exit 1), the other kinds are still purged."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ivr.records.db import engine_from_settings, upgrade
+    from ivr.records.retention import purge_records
+
+    engine = engine_from_settings(settings)
+    try:
+        upgrade(engine)
+        return purge_records(engine, now, call_days=settings.call_record_ttl_days,
+                             audit_days=settings.audit_retention_days, qa_days=settings.qa_retention_days,
+                             dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        errors["database"] = f"records database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        logging.getLogger("ivr.retention").error("retention: %s", errors["database"])
+        return {}
+    finally:
+        engine.dispose()
 
 
 @app.command("purge")
@@ -62,6 +85,7 @@ def purge(
         logging.getLogger("ivr.retention").error("retention: %s", errors["redis"])
     finally:
         conn.close()
+    store["database"] = _purge_database(settings, now, dry_run, errors)
     summary = {
         "cutoff": report.cutoff.isoformat(),
         "cutoffs": {k: v.isoformat() for k, v in report.cutoffs.items()},
