@@ -2,8 +2,9 @@
 
 /reviews: a week's sample (dashboard.weekly_sample: drawn after the week ends, never by reading)
 with each supervisor's own items and whether they are scored, or the week's calls so far when
-it is not drawn yet. /reports: per-agent and per-week averages of current scores and each
-agent's coverage against the weekly quota.
+it is not drawn yet. /reports: per-agent and per-week averages of current scores, each agent's
+coverage against the weekly quota, the policy's 20/20/30/30 KPI per agent (measured answer times,
+scores, survey answers) and the calls per category, from the records database.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dashboard.score_store import score_store
 from dashboard.scoring import KPIS, report_rows
 from dashboard.sessions import Session
 from dashboard.weekly_sample import checked_week, draw, not_drawn, week_over
+from ivr.records import reports as sql_reports
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +111,9 @@ async def reports(svc: Services, weeks: int) -> dict[str, Any]:
     agents = sorted({i.agent for i in (sample.items if sample else [])} | set(reviewed))
     coverage = [{"agent": a, "reviewed": reviewed.get(a, 0), "required": required,
                  "met": reviewed.get(a, 0) >= required} for a in agents]
+    until = now.timestamp()
+    kpi = await records(svc).read(lambda conn: sql_reports.kpi_by_agent(conn, since, until))
+    categories = await records(svc).read(lambda conn: sql_reports.by_category(conn, since, until))
     return {"by_agent": report_rows(scores, "agent"), "by_week": report_rows(scores, "week"),
-            "coverage_week": week, "coverage": coverage, "sample_drawn": sample is not None}
+            "coverage_week": week, "coverage": coverage, "sample_drawn": sample is not None,
+            "kpi": kpi, "kpi_weights": sql_reports.WEIGHTS, "by_category": categories}

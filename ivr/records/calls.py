@@ -38,6 +38,16 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _survey_pct(survey: Any) -> float | None:
+    """1..scale as 0-100 (1 is 0, the scale's top is 100), so surveys of different scales compare."""
+    if not isinstance(survey, dict):
+        return None
+    score, scale = survey.get("score"), survey.get("scale")
+    if not (isinstance(score, int) and isinstance(scale, int)) or isinstance(score, bool) or scale < 2:
+        return None
+    return round(100.0 * (min(max(score, 1), scale) - 1) / (scale - 1), 1)
+
+
 def to_row(record: dict[str, Any], events: Sequence[Any], *, moved_at: float | None = None) -> dict[str, Any]:
     """The row of one Redis record (fields decoded from JSON) and its event list."""
     raw_timing = record.get("answer_timing")
@@ -58,6 +68,7 @@ def to_row(record: dict[str, Any], events: Sequence[Any], *, moved_at: float | N
         "answered_in_time": in_time if isinstance(in_time, bool) else None,
         "survey_score": score if isinstance(score, int) and not isinstance(score, bool) else None,
         "has_recording": isinstance(record.get("recording"), dict),
+        "survey_pct": _survey_pct(survey),
         "record": json.dumps(fields, ensure_ascii=False, default=str),
         "events": json.dumps(list(events), ensure_ascii=False, default=str),
         "moved_at": time.time() if moved_at is None else moved_at,

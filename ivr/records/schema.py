@@ -39,6 +39,7 @@ class CallRow(Base):
     answered_in_time: Mapped[bool | None] = mapped_column(Boolean)  # within 3 rings (answer_timing)
     survey_score: Mapped[int | None] = mapped_column(Integer)
     has_recording: Mapped[bool] = mapped_column(Boolean, default=False)  # the weekly QA sample's pool
+    survey_pct: Mapped[float | None] = mapped_column(Float)  # the survey answer on its scale, as 0-100
     record: Mapped[str] = mapped_column(Text)  # the Redis record's fields, JSON
     events: Mapped[str] = mapped_column(Text)  # its event list, JSON (kept apart: lists do not read it)
     moved_at: Mapped[float] = mapped_column(Float)
