@@ -44,6 +44,7 @@ from harness.local_postgres import LocalPostgres
 from harness.local_redis import LocalRedis
 from ivr import keys
 from ivr.records import db as records_db
+from ivr.records import reports as sql_reports
 from ivr.records import scores as sql_scores
 from ivr.records.calls import CallFilter, Cursor, count_calls, csv_rows
 from ivr.records.mover import RecordMover
@@ -253,10 +254,13 @@ async def run_new(r: Redis, db: RecordsDb, now: float) -> list[Timing]:
     async def page(f: CallFilter, limit: int = 100, after: Cursor | None = None) -> int:
         return len((await list_calls(r, db, f, limit, after))[0])
 
-    async def report() -> int:
-        scores = await store.all_current(since=now - 91 * DAY)
+    async def report() -> int:  # what /reports?weeks=13 reads: scores, the KPI per agent, calls per category
+        since = now - 91 * DAY
+        scores = await store.all_current(since=since)
         report_rows(scores, "agent")
         report_rows(scores, "week")
+        await db.read(lambda conn: sql_reports.kpi_by_agent(conn, since, now))
+        await db.read(lambda conn: sql_reports.by_category(conn, since, now))
         return len(scores)
 
     async def export() -> int:
@@ -407,7 +411,9 @@ def write_results(results: list[StoreResult], facts: dict[str, Any], load: float
              f"over {facts['days']:g} days written through CallRecorder/RecordWriter ({facts['generate_s']:.0f} s), "
              f"{facts['scores']:,} QA scores, {facts['audit']:,} audit entries. Latencies are of the dashboard's "
              "read functions called in-process (today's: bench/records_baseline.py; new: dashboard/call_list.py, "
-             "sampling.py, score_store.py, the CSV rows), p50/p99 over repeated calls.", "",
+             "sampling.py, score_store.py, the CSV rows), p50/p99 over repeated calls. The quarter's report of "
+             "the new store also computes the KPI per agent and the calls per category over the quarter's calls "
+             "(today's store had the score averages only).", "",
              "| store | size per record | filter agent=1001 & queue=complaints, limit 1000 | move rate |",
              "| --- | --- | --- | --- |"]
     for s in results:
