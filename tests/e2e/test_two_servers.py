@@ -182,8 +182,10 @@ def test_the_leader_dies_mid_burst_and_nothing_is_lost_or_counted_twice(lab: Que
         nodes.append(b)
         wait_tcp(pb, timeout=180)
         b.wait_for("(standby)", 30)  # b hears the events too, to replay them when it takes over
-        with lab.phones({"1001": (300, 2500), "1002": (300, 2500), "1003": (300, 2500),
-                         "customer": (300, 2000)}) as phones:
+        # The customer's phone rings 1.5 s: a callback dial is in flight when the leader dies; the agent
+        # stays on the line past it (3 s), or Dial would end CANCEL.
+        with lab.phones({"1001": (300, 3000), "1002": (300, 3000), "1003": (300, 3000),
+                         "customer": (1500, 2000)}) as phones:
             agents_login(lab, ["1001", "1002", "1003"])
             before = day_counters(url)
             steps: list[Step] = [Wait(ms_until_menu(lab.settings, "hotline", "main_menu") + 1200), Dtmf("0"),
@@ -195,7 +197,7 @@ def test_the_leader_dies_mid_burst_and_nothing_is_lost_or_counted_twice(lab: Que
             burst.start()
             time.sleep(1.0)
             callbacks = book_callbacks(lab)
-            time.sleep(2.5)  # callers in the menu and the queue, callbacks being dialled
+            time.sleep(1.2)  # callers in the menu, the first callback's customer ringing
             a.proc.send_signal(signal.SIGKILL)
             killed = time.monotonic()
             after_kill = threading.Thread(target=lambda: second.append(place_calls(
@@ -229,13 +231,17 @@ def test_the_leader_dies_mid_burst_and_nothing_is_lost_or_counted_twice(lab: Que
         print(f"served by: {served_by}; offered {offered}, answered {answered}, abandoned {abandoned}")
         assert (offered, answered, abandoned) == (len(CALLERS), len(CALLERS), 0), after
         client = redis.Redis.from_url(url, decode_responses=True)
+        orphans = 0
         try:
             for cb_id in callbacks:
-                attempts = client.lrange(keys.callback_attempts(cb_id), 0, -1)
+                attempts = [json.loads(x) for x in client.lrange(keys.callback_attempts(cb_id), 0, -1)]
                 status = json.loads(client.hget(keys.callback(cb_id), "status") or "null")
                 assert len(attempts) == 1 and status == "done", (cb_id, status, attempts)
+                orphans += attempts[0].get("dialed_by") == "node-a" and attempts[0].get("recorded_by") == "node-b"
         finally:
             client.close()
+        print(f"callbacks dialled by node-a, their outcome recorded by node-b: {orphans}")
+        assert orphans >= 1, "no callback was in flight when the leader died: the test missed its point"
         assert customer_calls == len(CUSTOMERS), f"the customer phone answered {customer_calls} calls"
         assert after.get("callbacks_completed", 0) - before.get("callbacks_completed", 0) == len(CUSTOMERS)
     finally:
