@@ -56,6 +56,19 @@ async def test_announcement_break_is_not_an_abandon_and_reentry_is_not_offered(
     assert await take_released(redis) == []
 
 
+async def test_a_late_abandon_of_the_previous_pass_is_still_ours(redis: aioredis.Redis, passes: QueuePasses) -> None:
+    """The engine began the next, longer pass before the listener saw the last one's timeout."""
+    await passes.begin(UID, "support", 8)
+    await seen(redis, ev("QueueCallerJoin"), 100.0)
+    await passes.begin(UID, "support", 30)
+    assert await seen(redis, ev("QueueCallerAbandon", HoldTime=8), 108.5) == []
+    assert await seen(redis, ev("QueueCallerLeave"), 108.5) == []
+    again = await seen(redis, ev("QueueCallerJoin"), 112.0)
+    assert [e["Event"] for e in again] == ["QueueEntry"]
+    await passes.finish(UID, "answered")
+    assert await take_released(redis) == []
+
+
 async def test_hangup_during_an_announcement_releases_the_held_abandon(
         redis: aioredis.Redis, passes: QueuePasses) -> None:
     await passes.begin(UID, "support", 8)

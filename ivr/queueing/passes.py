@@ -54,8 +54,8 @@ if (not q) or (fin and fin ~= '') then
 elseif q ~= ARGV[2] then
   release('overflow')  -- overflow into another queue: the first one saw the caller leave
   redis.call('HSET', KEYS[1], 'queue', ARGV[2], 'timeout', ARGV[3], 'joins', 0)
-else
-  redis.call('HSET', KEYS[1], 'timeout', ARGV[3])
+else  -- the previous pass's timeout too: its abandon may reach the listener after this begin
+  redis.call('HSET', KEYS[1], 'prev_timeout', redis.call('HGET', KEYS[1], 'timeout'), 'timeout', ARGV[3])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
@@ -80,8 +80,11 @@ local function decide()
   if (not q) or q ~= ARGV[2] then return 'pass' end
   local name = ARGV[1]
   local fin = redis.call('HGET', KEYS[1], 'finished')
-  local ours = name == 'queuecallerabandon' and
-    tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[1], 'timeout')) - 1
+  local timeout = tonumber(redis.call('HGET', KEYS[1], 'timeout'))
+  local prev = tonumber(redis.call('HGET', KEYS[1], 'prev_timeout') or timeout)
+  -- Holding a real abandon is harmless (the engine then ends the wait with "hangup", which releases
+  -- it as an abandon); missing one of ours would count a break as an abandon: take the shorter.
+  local ours = name == 'queuecallerabandon' and tonumber(ARGV[3]) >= math.min(timeout, prev) - 1
   if fin and fin ~= '' then  -- the engine is done with this caller; a later join is a new wait
     if name == 'queuecallerjoin' then redis.call('DEL', KEYS[1], KEYS[2]) return 'pass' end
     if ours and fin ~= 'hangup' and fin ~= 'timeout' then return 'drop' end
