@@ -28,10 +28,10 @@ from ivr.engine.callback_booking import BookingRequest, book_callback
 from ivr.engine.context import QUEUE_ANSWERED, CallContext, End, Step, status_branch
 from ivr.queueing import announce
 from ivr.queueing.estimate import WaitEstimate, estimate_wait
-from ivr.queueing.passes import QueuePasses
 from ivr.queueing.live import overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
+from ivr.queueing.passes import QueuePasses
 from ivr.queueing.pbx import EXIT_CONTEXT
 from ivr.queueing.priority import VipList, priority_for
 from ivr.schedule import read_override
