@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,11 +17,13 @@ from harness.local_postgres import LocalPostgres
 from ivr import keys
 from ivr.records import db
 from ivr.records.calls import CallFilter, count_calls, get_call
-from ivr.records.mover import RecordMover
+from ivr.records.mover import RecordMover, move_forever
 from ivr.records.schema import CallRow
+from ivr.settings import Settings
 from ivr.state.callrecord import CallRecorder
 from ivr.state.redis import RedisHub
 from ivr.state.writer import RecordWriter
+from ivr.tasks import TaskSupervisor
 from tests.support.postgres import fresh_database
 
 LIVE_TTL = 3600
@@ -167,3 +170,23 @@ async def test_unfinished_call_is_moved_once_stale(hub: RedisHub, engine: Engine
     with engine.connect() as conn:
         rec = get_call(conn, "call-0")
     assert rec is not None and "outcome" not in rec
+
+
+@pytest.mark.timeout(60)
+async def test_serves_task_migrates_the_schema_and_moves_under_the_supervisor(hub: RedisHub, tmp_path: Path,
+                                                                             redis_url: str) -> None:
+    settings = Settings(state_dir=tmp_path, redis_url=redis_url)  # the default: SQLite in the state dir
+    tasks = TaskSupervisor()
+    tasks.spawn("records-mover", lambda: move_forever(settings, hub))
+    try:
+        await _calls(hub, 3)
+        engine = db.make_engine(db.database_url(settings))
+        for _ in range(100):
+            if (tmp_path / "hotline.db").exists() and db.current_revision(engine) == db.head_revision() \
+                    and _rows(engine) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert _rows(engine) == 3 and tasks.deaths["records-mover"] == 0
+        engine.dispose()
+    finally:
+        await tasks.stop()
