@@ -13,7 +13,10 @@ from ivr.settings import load_settings
 def serve(
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING"),
 ) -> None:
-    """Serve the call flows in IVR_FLOWS_DIR on agi://IVR_AGI_HOST:IVR_AGI_PORT/<flow name>."""
+    """Serve the call flows in IVR_FLOWS_DIR on agi://IVR_AGI_HOST:IVR_AGI_PORT/<flow name>.
+
+    Several nodes may serve one Asterisk (IVR_AGI_SERVERS): the one holding the leader lease also
+    applies the AMI listener's events and dials queued callbacks (docs/operations.md)."""
     from ivr.service import HotlineService
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
