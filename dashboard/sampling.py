@@ -24,6 +24,7 @@ from dashboard.call_list import pending_records
 from dashboard.records_db import RecordsDb
 from ivr import keys
 from ivr.clock import zone
+from ivr.records import samples as sql_samples
 from ivr.records.calls import recorded_calls
 
 WEEK = re.compile(r"^([0-9]{4})-W([0-9]{1,3})$")
@@ -138,9 +139,10 @@ def _start_of(record: dict[str, Any]) -> float:
     return float(start) if isinstance(start, int | float) else -1.0
 
 
-async def stored_sample(redis: Redis, week: str) -> Sample | None:
-    """The week's sample if it was drawn; never draws."""
-    raw = await redis.get(keys.qa_sample(normalize_week(week)))
+async def stored_sample(redis: Redis, db: RecordsDb, week: str) -> Sample | None:
+    """The week's sample if it was drawn (the records database; a sample drawn before it, in Redis); never draws."""
+    week = normalize_week(week)
+    raw = await db.read(lambda conn: sql_samples.get(conn, week)) or await redis.get(keys.qa_sample(week))
     return None if raw is None else Sample.from_json(raw)
 
 
@@ -149,7 +151,7 @@ async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_age
     """The week's sample, drawn now if there is none yet. (sample, drawn_now). Only the weekly job
     and an explicit draw request call this (dashboard.routes.review_queue): reading a sample never draws it."""
     week = normalize_week(week)
-    existing = await stored_sample(redis, week)
+    existing = await stored_sample(redis, db, week)
     if existing is not None:
         return existing, False
     pool = await candidates_of_week(redis, db, week, tz)
@@ -157,9 +159,10 @@ async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_age
     sample = Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
                     population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
                     items=draw(pool, seed, per_agent, spot_checks, reviewers))
-    if not await redis.set(keys.qa_sample(week), sample.to_json(), nx=True):
+    end = week_bounds(week, tz)[1].timestamp()
+    if not await db.write(lambda conn: sql_samples.insert_once(conn, week, end, now, sample.to_json())):
         # Another process drew it between our read and write: theirs stands.
-        again = await redis.get(keys.qa_sample(week))
+        again = await db.read(lambda conn: sql_samples.get(conn, week))
         return Sample.from_json(again or sample.to_json()), False
     return sample, True
 

@@ -17,7 +17,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from dashboard.audit import AuditLog
 from dashboard.records_db import RecordsDb
-from dashboard.sampling import ensure_sample
+from dashboard.sampling import Sample
 from dashboard.scoring import ScoreInput, ScoreStore
 from ivr import keys
 from ivr.clock import FixedClock
@@ -104,17 +104,13 @@ def test_qa_scores_go_by_call_once_the_newest_is_at_the_cutoff(redis_url: str, c
     assert conn.zcard(keys.QA_SCORES) == 0 and not conn.keys(keys.qa_score("*"))
 
 
-def test_qa_samples_go_once_their_whole_week_is_past_the_cutoff(redis_url: str, conn: redis.Redis,
-                                                               tmp_path: Path) -> None:
+def test_qa_samples_go_once_their_whole_week_is_past_the_cutoff(redis_url: str, conn: redis.Redis) -> None:
     # Week 2026-W09 ends Monday 2026-03-02 00:00 local; with 365 days that is the cutoff at NOW + 1 day.
-    weeks = ["2026-W08", "2026-W09", "2026-W10"]
-    db = RecordsDb(load_settings(state_dir=tmp_path))
-
-    async def write(r: AsyncRedis) -> None:
-        for week in weeks:
-            await ensure_sample(r, db, week, "Asia/Shanghai", 0, 0, [], NOW.timestamp(), seed=1)
-
-    run_async(redis_url, write)
+    # Samples drawn before the records database are in Redis (new ones are in SQL: ivr.records.retention).
+    for week in ["2026-W08", "2026-W09", "2026-W10"]:
+        conn.set(keys.qa_sample(week), Sample(week=week, seed=1, drawn_at=NOW.timestamp(), per_agent=0,
+                                              spot_checks=0, population=0, population_digest="",
+                                              reviewers=[], items=[]).to_json())
     conn.set(keys.qa_sample("not-a-week"), "{}")
     boundary = datetime(2026, 3, 2, 0, 0, tzinfo=TZ) + timedelta(days=365)
     assert purge(conn, boundary - timedelta(seconds=1))["qa_samples"] == 1  # W08 only

@@ -37,7 +37,7 @@ async def queue_rows(svc: Services, sample: Sample, session: Session, everyone: 
 
 async def reviews_page(request: Request, svc: Services, session: Session, week: str, everyone: bool,
                        error: str = "", status: int = 200) -> Response:
-    sample = await stored_sample(svc.redis, week)
+    sample = await stored_sample(svc.redis, records(svc), week)
     rows = await queue_rows(svc, sample, session, everyone) if sample else []
     pending = None if sample else await not_drawn(svc, week)
     return render(request, "reviews.html", status_code=status, sample=sample, rows=rows, week=week,
@@ -68,7 +68,7 @@ def build_router() -> APIRouter:
                 summary="The week's QA sample with its seed and a re-draw check, or its calls so far if not drawn")
     async def api_sample(week: str, svc: Svc, session: CurrentSession) -> dict[str, Any]:
         week = checked_week(svc, week)
-        sample = await stored_sample(svc.redis, week)
+        sample = await stored_sample(svc.redis, records(svc), week)
         if sample is None:
             return await not_drawn(svc, week)
         return {**asdict(sample), "drawn": True, "check": await verify(svc.redis, records(svc), sample,
@@ -102,7 +102,7 @@ async def reports(svc: Services, weeks: int) -> dict[str, Any]:
     since = now.timestamp() - weeks * 7 * 86400
     scores = await score_store(svc).all_current(since=since)
     week = previous_week(now)
-    sample = await stored_sample(svc.redis, week)  # not drawn yet: coverage of what was reviewed
+    sample = await stored_sample(svc.redis, records(svc), week)  # not drawn yet: coverage of what was reviewed
     required = sample.per_agent if sample else svc.settings.review_calls_per_agent
     reviewed: dict[str, int] = {}
     for s in scores:

@@ -63,30 +63,34 @@ def current() -> None:
 
 @app.command("migrate-redis")
 def migrate_redis() -> None:
-    """Copy call records, QA scores and the audit log kept in Redis alone into the records database
+    """Copy call records, QA scores, weekly samples and the audit log kept in Redis alone into the records database
     (idempotent: a second run, or one while the services run, writes nothing twice)."""
     import asyncio
     import logging
+    from zoneinfo import ZoneInfo
 
     from ivr import keys
     from ivr.records import db
     from ivr.records.migrate import migrate_redis as run
+    from ivr.retention_store import week_end
     from ivr.settings import load_settings
     from ivr.state.redis import RedisHub
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings()
+    tz = ZoneInfo(settings.timezone)
     url = db.database_url(settings)
     engine = db.make_engine(url)
 
     async def go() -> None:
         hub = RedisHub(settings.redis_url)
         try:
-            done = await run(hub, engine, live_ttl_s=keys.call_record_live_ttl_s(settings), audit_keep_s=keys.DAY_S)
+            done = await run(hub, engine, live_ttl_s=keys.call_record_live_ttl_s(settings), audit_keep_s=keys.DAY_S,
+                             week_end=lambda w: (end.timestamp() if (end := week_end(w, tz)) else None))
         finally:
             await hub.close()
         typer.echo(f"{_safe(url)}: {done.calls} call record(s), {done.scores} new QA score(s), "
-                   f"{done.audit} audit entr(ies) copied from Redis")
+                   f"{done.samples} new weekly sample(s), {done.audit} audit entr(ies) copied from Redis")
 
     try:
         db.upgrade(engine)

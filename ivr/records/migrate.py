@@ -4,6 +4,7 @@ into SQL, idempotently: running it twice, or while the services run, writes ever
 - call records: every call of the Redis index is marked pending and moved by the RecordMover (an
   upsert on call_id; a finished call's Redis TTL is then shortened to the live TTL);
 - QA scores: every score of the index, inserted unless its id is already there;
+- weekly QA samples: inserted unless the week has one;
 - the audit log: moved by the AuditMover (digest per entry).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 
 from ivr import keys
-from ivr.records import scores
+from ivr.records import samples, scores
 from ivr.records.audit import AuditMover
 from ivr.records.mover import RecordMover
 from ivr.state.redis import RedisHub
@@ -33,6 +35,7 @@ class Migrated:
     calls: int = 0
     scores: int = 0
     audit: int = 0
+    samples: int = 0
 
 
 def _text(value: Any) -> str:
@@ -63,7 +66,24 @@ async def _copy_scores(redis: Redis, engine: Engine) -> int:
         start += PAGE
 
 
-async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit_keep_s: float) -> Migrated:
+async def _copy_samples(redis: Redis, engine: Engine, week_end: Callable[[str], float | None]) -> int:
+    """Weekly samples (one key per week) into qa_samples; a week already there keeps its sample."""
+    copied = 0
+    async for raw_key in redis.scan_iter(match=keys.QA_SAMPLE_PATTERN, count=PAGE):
+        week = keys.qa_sample_week(_text(raw_key))
+        end = week_end(week) if week else None
+        body = await redis.get(raw_key)
+        if week is None or end is None or body is None:
+            log.warning("migrate-redis: %s is not a weekly sample; left alone", _text(raw_key))
+            continue
+        with engine.begin() as conn:
+            data = json.loads(body)
+            copied += samples.insert_once(conn, week, end, float(data.get("drawn_at") or 0.0), _text(body))
+    return copied
+
+
+async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit_keep_s: float,
+                        week_end: Callable[[str], float | None]) -> Migrated:
     redis = await hub.client()
     if redis is None:
         raise ConnectionError(f"Redis {hub.url} unreachable")
@@ -74,9 +94,10 @@ async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit
     while n := await mover.move_once():
         done.calls += n
     done.scores = await _copy_scores(redis, engine)
+    done.samples = await _copy_samples(redis, engine, week_end)
     audit = AuditMover(redis, engine, keep_s=audit_keep_s, batch=1000)
     while n := await audit.move_once():
         done.audit += n
-    log.info("migrate-redis: %d call(s), %d new score(s), %d audit entr(ies) written", done.calls, done.scores,
-             done.audit)
+    log.info("migrate-redis: %d call(s), %d new score(s), %d sample(s), %d audit entr(ies) written", done.calls,
+             done.scores, done.samples, done.audit)
     return done

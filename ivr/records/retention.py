@@ -4,7 +4,8 @@
 - calls: started at or before now - IVR_CALL_RECORD_TTL_DAYS (the call record's own period);
 - the audit log: entries at or before now - IVR_AUDIT_RETENTION_DAYS (>= 365);
 - QA scores: a call's scores together, once its NEWEST score is at or before now - IVR_QA_RETENTION_DAYS
-  (a chain of superseded scores is never cut in half).
+  (a chain of superseded scores is never cut in half);
+- weekly QA samples: once the whole week is at or before now - IVR_QA_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select
 
-from ivr.records import audit
+from ivr.records import audit, samples
 from ivr.records.schema import CallRow, ScoreRow
 
 log = logging.getLogger("ivr.retention")
@@ -37,6 +38,7 @@ def purge_records(engine: Engine, now: datetime, *, call_days: int, audit_days: 
             out = {"calls": conn.execute(delete(CallRow).where(calls_old)).rowcount,
                    "qa_scores": conn.execute(delete(ScoreRow).where(scores_old)).rowcount}
         out["audit"] = audit.purge_before(conn, t - audit_days * 86_400, dry_run)
+        out["qa_samples"] = samples.purge_ended_by(conn, t - qa_days * 86_400, dry_run)
     out = {k: int(v) for k, v in out.items()}
     log.info("retention: records database: %s %s", "would remove" if dry_run else "removed", out)
     return out

@@ -82,6 +82,16 @@ class ScoreRow(Base):
     )
 
 
+class SampleRow(Base):
+    """A week's QA sample (dashboard.sampling.Sample as JSON); drawn once: the week is the key."""
+
+    __tablename__ = "qa_samples"
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)
+    week_end: Mapped[float] = mapped_column(Float)  # the Monday 00:00 local after it (retention)
+    drawn_at: Mapped[float] = mapped_column(Float)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class AuditRow(Base):
     """One audit entry (dashboard.audit.AuditEntry). `digest` makes copying from Redis idempotent:
     the hash of the entry's JSON and its position in the Redis list."""

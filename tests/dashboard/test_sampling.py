@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from dashboard.sampling import Candidate, draw, normalize_week, week_bounds
 from ivr import keys
+from ivr.records import db
+from ivr.records.schema import SampleRow
 from ivr.settings import Settings
 from tests.dashboard_support import dashboard_settings, login, write_call
 
@@ -99,11 +102,16 @@ def test_review_queue_splits_the_sample_between_supervisors(client: TestClient) 
     assert client.get("/api/samples/not-a-week").status_code == 400
 
 
-def sample_keys(redis_url: str) -> list[str]:
-    return sorted(k.decode() for k in redis.Redis.from_url(redis_url).keys(keys.qa_sample("*")))
+def sample_keys(settings: Settings) -> list[str]:
+    """The drawn weeks (records database), named as their keys were when samples lived in Redis."""
+    engine = db.make_engine(db.database_url(settings))
+    with engine.connect() as conn:
+        weeks = [w for (w,) in conn.execute(select(SampleRow.week))]
+    engine.dispose()
+    return sorted(keys.qa_sample(w) for w in weeks)
 
 
-def test_reading_never_draws_a_sample(client: TestClient, redis_url: str) -> None:
+def test_reading_never_draws_a_sample(client: TestClient, redis_url: str, settings: Settings) -> None:
     login(client, "sup")
     drawn_by_the_weekly_job(client, WEEK)  # the last complete week, drawn by the job
     for week in ("2026-W10", "2026-W010", "2026-W08"):  # the current week; an older one nobody drew
@@ -114,7 +122,7 @@ def test_reading_never_draws_a_sample(client: TestClient, redis_url: str) -> Non
     current = client.get("/api/samples/2026-W10").json()
     assert current["calls_so_far"] == 2 and current["week"] == "2026-W10"
     assert "draw-form" not in client.get("/reviews?week=2026-W10", headers={"accept": "text/html"}).text
-    assert sample_keys(redis_url) == [keys.qa_sample(WEEK)]
+    assert sample_keys(settings) == [keys.qa_sample(WEEK)]
     assert [(e["user"], e["target"]) for e in audit(redis_url) if e["action"] == "sample_draw"] == [
         ("system", WEEK)]
 
@@ -122,19 +130,20 @@ def test_reading_never_draws_a_sample(client: TestClient, redis_url: str) -> Non
 @pytest.mark.parametrize(("week", "named"), [
     ("2026-W11", "has not started yet"), ("2027-W01", "has not started yet"), ("2026-W1x", "ISO week"),
     ("2025-W53", "ISO week"), ("2026-W10;rm", "ISO week")])
-def test_bad_or_future_weeks_are_refused_naming_the_parameter(client: TestClient, redis_url: str, week: str,
+def test_bad_or_future_weeks_are_refused_naming_the_parameter(client: TestClient, settings: Settings, week: str,
                                                               named: str) -> None:
     login(client, "sup")
     for resp in (client.get(f"/api/samples/{week}"), client.get("/reviews", params={"week": week})):
         assert resp.status_code == 400 and "parameter week" in resp.json()["detail"] and named in resp.text
-    assert keys.qa_sample(week) not in sample_keys(redis_url)
+    assert keys.qa_sample(week) not in sample_keys(settings)
 
 
 def audit(redis_url: str) -> list[dict[str, Any]]:
     return [json.loads(e) for e in redis.Redis.from_url(redis_url).lrange(keys.AUDIT_LOG, 0, -1)]
 
 
-def test_a_supervisor_draws_a_finished_week_explicitly(client: TestClient, redis_url: str) -> None:
+def test_a_supervisor_draws_a_finished_week_explicitly(client: TestClient, redis_url: str,
+                                                        settings: Settings) -> None:
     csrf = login(client, "sup")
     assert client.post("/api/samples/2026-W08/draw").status_code == 403  # CSRF
     early = client.post("/api/samples/2026-W10/draw", headers={"x-csrf-token": csrf})
@@ -146,8 +155,8 @@ def test_a_supervisor_draws_a_finished_week_explicitly(client: TestClient, redis
     assert again.status_code == 409 and "never re-drawn" in again.json()["detail"]
     shown = client.get("/api/samples/2026-W8").json()
     assert shown["drawn"] is True and shown["seed"] == made.json()["seed"]
-    assert keys.qa_sample("2026-W08") in sample_keys(redis_url) and keys.qa_sample("2026-W008") not in sample_keys(
-        redis_url)
+    assert keys.qa_sample("2026-W08") in sample_keys(settings) and keys.qa_sample("2026-W008") not in sample_keys(
+        settings)
     draws = [(e["user"], e["role"], e["target"]) for e in audit(redis_url) if e["action"] == "sample_draw"
              and e["target"] == "2026-W08"]
     assert draws == [("sup", "supervisor", "2026-W08")]
@@ -155,7 +164,7 @@ def test_a_supervisor_draws_a_finished_week_explicitly(client: TestClient, redis
     assert "draw-form" in page  # a finished week nobody drew: the button is offered
     form = client.post("/reviews/draw", data={"week": "2026-W07", "csrf_token": csrf}, follow_redirects=False)
     assert form.status_code == 303 and form.headers["location"] == "/reviews?week=2026-W07"
-    assert keys.qa_sample("2026-W07") in sample_keys(redis_url)
+    assert keys.qa_sample("2026-W07") in sample_keys(settings)
 
 
 def test_reports_per_agent_per_week_and_coverage(client: TestClient) -> None:

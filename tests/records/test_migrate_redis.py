@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dashboard.scoring import ScoreInput, ScoreStore
 from ivr import keys
 from ivr.cli.main import build_app
-from ivr.records import db
+from ivr.records import db, samples
 from ivr.records.calls import CallFilter, count_calls, get_call
 from ivr.records.schema import AuditRow, ScoreRow
 from ivr.state.callrecord import CallRecorder
@@ -46,6 +46,7 @@ async def _legacy_data(redis_url: str) -> None:
     await store.submit("old-1", "1001", "2026-W10", "sup", ScoreInput(kpis=KPIS, supersedes=first.id, reason="x"),
                        at=time.time() - 40)
     await store.submit("old-2", "1001", "2026-W10", "sup2", ScoreInput(kpis=KPIS), at=time.time() - 30)
+    await r.set(keys.qa_sample("2026-W10"), json.dumps({"week": "2026-W10", "seed": 7, "drawn_at": 1.0}))
     for i in range(5):
         await r.rpush(keys.AUDIT_LOG, json.dumps({"at": "2026-03-02T10:00:00+08:00", "user": "sup",
                                                   "role": "supervisor", "action": "listen", "target": f"old-{i}",
@@ -64,9 +65,9 @@ def test_migrate_redis_copies_everything_once(tmp_path: Path, redis_url: str, db
     runner, app = CliRunner(), build_app()
     first = runner.invoke(app, ["db", "migrate-redis"])
     assert first.exit_code == 0, first.output
-    assert "40 call record(s), 3 new QA score(s), 5 audit entr(ies)" in first.output
+    assert "40 call record(s), 3 new QA score(s), 1 new weekly sample(s), 5 audit entr(ies)" in first.output
     again = runner.invoke(app, ["db", "migrate-redis"])
-    assert again.exit_code == 0 and "0 new QA score(s), 0 audit entr(ies)" in again.output
+    assert again.exit_code == 0 and "0 new QA score(s), 0 new weekly sample(s), 0 audit entr(ies)" in again.output
     engine = db.make_engine(db_url)
     with engine.connect() as conn:
         assert count_calls(conn, CallFilter(agent="1001", outcome="answered")) == 40
@@ -76,6 +77,7 @@ def test_migrate_redis_copies_everything_once(tmp_path: Path, redis_url: str, db
                                                          ScoreRow.superseded_by.is_(None))).all()
         assert len(current) == 1
         assert conn.execute(select(func.count()).select_from(AuditRow)).scalar_one() == 5
+        assert json.loads(samples.get(conn, "2026-W10") or "{}")["seed"] == 7
     engine.dispose()
     r = redis.Redis.from_url(redis_url)
     assert 0 < r.ttl(keys.call("old-3")) <= 7 * 86400  # moved: Redis keeps it days, not months

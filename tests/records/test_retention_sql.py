@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from ivr.records import audit, scores
+from ivr.records import audit, samples, scores
 from ivr.records.calls import CallFilter, count_calls, to_row, upsert_calls
 from ivr.records.retention import purge_records
 from ivr.records.schema import ScoreRow
@@ -40,12 +40,18 @@ def test_calls_audit_and_score_chains_go_at_their_cutoffs(engine: Engine) -> Non
         scores.submit(conn, _score("kept1", "chain", qa_cut - 10))
         scores.submit(conn, _score("kept2", "chain", qa_cut + 1, supersedes="kept1"))
         scores.submit(conn, _score("edge", "edge", qa_cut))
+        for week, end in (("2026-W08", qa_cut - 1), ("2026-W09", qa_cut), ("2026-W10", qa_cut + 1)):
+            samples.insert_once(conn, week, end, 0.0, "{}")
+        assert not samples.insert_once(conn, "2026-W10", qa_cut + 1, 0.0, '{"again": 1}')  # drawn once
     kw = {"call_days": 120, "audit_days": 400, "qa_days": 365}
-    assert purge_records(engine, NOW, dry_run=True, **kw) == {"calls": 2, "qa_scores": 2, "audit": 2}
-    assert purge_records(engine, NOW, **kw) == {"calls": 2, "qa_scores": 2, "audit": 2}
+    want = {"calls": 2, "qa_scores": 2, "audit": 2, "qa_samples": 2}
+    assert purge_records(engine, NOW, dry_run=True, **kw) == want
+    assert purge_records(engine, NOW, **kw) == want
     with engine.connect() as conn:
         assert count_calls(conn, CallFilter()) == 2
         assert [e["id"] for e in audit.recent(conn, 10)] == ["a2"]
         assert sorted(r for (r,) in conn.execute(select(ScoreRow.id))) == ["kept1", "kept2"]
     later = NOW + timedelta(seconds=1)
-    assert purge_records(engine, later, **kw) == {"calls": 1, "qa_scores": 2, "audit": 1}
+    assert purge_records(engine, later, **kw) == {"calls": 1, "qa_scores": 2, "audit": 1, "qa_samples": 1}
+    with engine.connect() as conn:
+        assert samples.get(conn, "2026-W10") is None
