@@ -18,9 +18,11 @@ import pytest
 
 from harness.speech import SynthCall, Turn, synth_call
 from ivr.settings import load_settings
+from ivr.transcribe import recognize
 from ivr.transcribe.models import load_model, model_path
 from ivr.transcribe.recognize import pool, recognize_channel, transcribe_files
 from ivr.transcribe.transcript import Transcript
+from ivr.transcribe.vad import Span
 from tests.support.components import missing, require
 
 pytestmark = pytest.mark.timeout(180)
@@ -95,3 +97,27 @@ def test_speech_only_words_lie_in_their_speakers_turns(call: SynthCall, model: A
         spans = [(s, e) for who, s, e in call.segments if who == u.speaker]
         for w in u.words:
             assert any(s - 0.3 <= w.start and w.end <= e + 0.6 for s, e in spans), (u.speaker, w)
+
+
+def test_pool_keeps_a_recognizer_drops_an_interrupted_or_worn_out_one(
+    model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool.clear()
+    with pool.recognizer(model, 8000) as first:
+        pass
+    with pool.recognizer(model, 8000) as again:
+        assert again is first  # kept between channels
+    with pool.recognizer(model, 16000) as other_rate:
+        assert other_rate is not first
+    with pytest.raises(RuntimeError), pool.recognizer(model, 8000) as broken:
+        assert broken is first
+        raise RuntimeError("job timeout in the middle of a channel")
+    with pool.recognizer(model, 8000) as fresh:
+        assert fresh is not first and fresh.fed == 0  # the interrupted one is not reused
+        list(fresh.decode(bytes(2 * 8000), [Span(0, 8000)]))
+        assert fresh.fed == 8000
+    monkeypatch.setattr(recognize, "RECYCLE_AFTER_SECONDS", 0.5)
+    with pool.recognizer(model, 8000) as worn:
+        assert worn is fresh and worn.worn_out
+    with pool.recognizer(model, 8000) as replaced:
+        assert replaced is not worn
