@@ -79,6 +79,9 @@ class _Heartbeat(threading.Thread):
                     self._worker.maintain_heartbeats(self._job, self._execution)
                 except redis.RedisError as exc:
                     log.warning("job %s: heartbeat not sent (%s)", self._job.id, exc)
+                except Exception:
+                    # Keep beating: a job whose heartbeat stops would be run a second time.
+                    log.exception("job %s: heartbeat failed", self._job.id)
 
     def halt(self) -> None:
         """No heartbeat after this returns (one in flight is waited for), so a finished job is
