@@ -132,3 +132,16 @@ def test_stop_all_ends_children_and_their_grandchildren(tmp_path: Path) -> None:
     assert session_of(child.proc.pid) == child.proc.pid and len(procs.leftovers()) == 2
     procs.stop_all(timeout=1)
     assert procs.leftovers() == []
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_service_is_noticed_and_finished_callers_are_forgotten(tmp_path: Path) -> None:
+    procs = Processes()
+    service = procs.spawn("ivr serve", [sys.executable, "-c", "raise SystemExit(3)"])
+    caller = procs.spawn("caller 13900000000", [sys.executable, "-c", "pass"])
+    service.proc.wait(timeout=10)
+    caller.proc.wait(timeout=10)
+    assert procs.exited(("ivr serve",)) == [service]
+    procs.reap("caller ")
+    assert procs.children == [service]  # a dead service stays visible; a finished caller is gone
+    procs.stop_all(timeout=1)

@@ -27,7 +27,7 @@ from harness.demo.agents import customer_phone, phones, speech_file
 from harness.demo.behaviours import Timings
 from harness.demo.curve import LUNCH_HOUR, arrivals, demo_datetime, demo_time
 from harness.demo.report import summarize
-from harness.demo.stack import SOFTPHONE_AGENT, Stack, StartError, udp_port
+from harness.demo.stack import PRODUCT, SOFTPHONE_AGENT, Stack, StartError, log_tail, udp_port
 from harness.demo.traffic import Traffic, all_records
 from harness.sipp import SippAgent
 from harness.timeline import ms_until_menu
@@ -64,6 +64,7 @@ class LiveDemo:
         self.after_hours_done = False
         self.peak: str | None = None
         self.on_break = False
+        self.failed = False  # a part of the hotline died: the demo stops and exits 1
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping.set()
@@ -140,6 +141,10 @@ class LiveDemo:
             if self.minutes is not None and elapsed >= self.minutes * 60:
                 break
             clock = demo_time(elapsed).strftime("%H:%M")
+            if dead := self.stack.procs.exited(PRODUCT):
+                say(f"{clock} {dead[0].name} exited ({dead[0].proc.returncode}): {log_tail(dead[0])}")
+                self.failed = True
+                break
             self._peak(schedule_status(peak, demo_datetime(elapsed, monday)), clock)
             self._break(demo_time(elapsed).hour, clock)
             if demo_time(elapsed).hour == LUNCH_HOUR and not self.after_hours_done:
@@ -201,7 +206,7 @@ class LiveDemo:
             say(f"  arrivals not placed (at most {self.traffic.max_callers} callers on the line): "
                 f"{self.traffic.skipped}")
         say(f"stopped every process the demo started; left over: {len(left)}" + (f" {left}" if left else ""))
-        return 0 if not left else 1
+        return 0 if not left and not self.failed else 1
 
 
 def run_live(minutes: float | None = None, workdir: Path | None = None) -> int:
@@ -215,6 +220,7 @@ def run_live(minutes: float | None = None, workdir: Path | None = None) -> int:
         demo.run()
     except StartError as exc:
         say(f"the demo could not start: {exc}")
+        demo.failed = True
     finally:
         code = demo.finish()
         for s, handler in old.items():

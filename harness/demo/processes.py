@@ -81,9 +81,13 @@ class Processes:
         """A process started elsewhere in a new session of its own (the private Asterisk)."""
         self.sessions.add(pid)
 
-    def reap(self) -> None:
-        """Forget children that ended by themselves (short-lived SIPp callers)."""
-        self.children = [c for c in self.children if c.proc.poll() is None]
+    def reap(self, prefix: str) -> None:
+        """Forget children named `prefix`... that ended by themselves (short-lived SIPp callers)."""
+        self.children = [c for c in self.children if not c.name.startswith(prefix) or c.proc.poll() is None]
+
+    def exited(self, names: tuple[str, ...]) -> list[Child]:
+        """Children among `names` that are no longer running."""
+        return [c for c in self.children if c.name in names and c.proc.poll() is not None]
 
     def stop(self, child: Child, timeout: float = 10.0) -> None:
         stop_group(child.proc.pid, timeout, child.proc)

@@ -40,6 +40,7 @@ from ivr.queueing.config import load_queue_config
 from ivr.settings import REPO_ROOT, Settings, load_settings
 
 SOFTPHONE_AGENT = "1009"
+PRODUCT = ("redis", "ivr serve", "ivr transcribe worker", "ivr dashboard")
 PEAK_CALLERS_PER_AGENT = 1  # queues.yaml says 4: with 10 s calls a demo queue never gets that long
 
 

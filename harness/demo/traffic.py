@@ -87,7 +87,7 @@ class Traffic:
                 call.clock = clock
                 self._pool.submit(self._report, call)
         self.active = still
-        self.procs.reap()
+        self.procs.reap("caller ")
 
     def _report(self, call: LiveCall) -> None:
         rec = call_record(self.redis_url, call.caller, timeout=10)
