@@ -189,11 +189,6 @@ class Stack:
         finally:
             client.close()
 
-    def registered(self, agent: str) -> bool:
-        assert self.asterisk is not None
-        out = self.asterisk.cli(f"pjsip show endpoint {agent}")
-        return "Not in use" in out or "Avail" in out
-
     def stop(self) -> None:
         """The product first (it drains), then Asterisk (its hangup handlers still reach Redis), Redis last."""
         for child in reversed(self.procs.children):
