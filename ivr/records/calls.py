@@ -167,7 +167,8 @@ def outcomes(conn: Connection) -> set[str]:
 
 def recorded_calls(conn: Connection, since: float, until: float) -> list[tuple[str, str]]:
     """(call_id, agent) of the calls started in [since, until] that an agent took and that have a recording."""
-    rows = conn.execute(select(CallRow.call_id, CallRow.agent).where(
+    rows = conn.execute(select(CallRow.call_id, CallRow.agent).with_hint(
+        CallRow, "INDEXED BY ix_calls_pool", "sqlite").where(
         CallRow.started_at >= since, CallRow.started_at <= until, CallRow.agent.is_not(None),
         CallRow.has_recording.is_(True)))
     return [(r.call_id, r.agent) for r in rows]

@@ -26,6 +26,7 @@ def by_category(conn: Connection, since: float, until: float) -> list[dict[str, 
     c = CallRow
     rows = conn.execute(
         select(c.category, c.outcome, func.count(), func.avg(c.duration))
+        .with_hint(c, "INDEXED BY ix_calls_category_outcome", "sqlite")  # SQLite without ANALYZE picks another
         .where(c.started_at >= since, c.started_at <= until)
         .group_by(c.category, c.outcome))
     out: dict[str, dict[str, Any]] = {}
@@ -45,6 +46,7 @@ def _measured(conn: Connection, since: float, until: float) -> dict[str, dict[st
     judged = func.count(c.answered_in_time)
     rows = conn.execute(
         select(c.agent, func.count(), cast(in_time, Integer), judged, func.avg(c.survey_pct), func.count(c.survey_pct))
+        .with_hint(c, "INDEXED BY ix_calls_kpi", "sqlite")
         .where(c.started_at >= since, c.started_at <= until, c.agent.is_not(None)).group_by(c.agent))
     return {agent: {"calls": n, "in_time": t or 0, "judged": j, "survey": s, "surveys": ns}
             for agent, n, t, j, s, ns in rows}

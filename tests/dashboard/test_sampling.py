@@ -105,6 +105,7 @@ def test_review_queue_splits_the_sample_between_supervisors(client: TestClient) 
 def sample_keys(settings: Settings) -> list[str]:
     """The drawn weeks (records database), named as their keys were when samples lived in Redis."""
     engine = db.make_engine(db.database_url(settings))
+    db.upgrade(engine)  # a request refused before any read leaves no schema yet
     with engine.connect() as conn:
         weeks = [w for (w,) in conn.execute(select(SampleRow.week))]
     engine.dispose()
