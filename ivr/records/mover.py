@@ -31,6 +31,7 @@ from ivr.settings import Settings
 from ivr.state.redis import UNAVAILABLE, RedisHub
 
 log = logging.getLogger(__name__)
+ANALYZE_EVERY_S = 3600.0
 
 # For each (call_id, score) pair: unmark the call if its mark is still the one read, and shorten
 # (never lengthen: EXPIRE ... LT) the TTL of its hash and events to the live TTL.
@@ -72,6 +73,7 @@ class RecordMover:
         self.moved = 0  # rows written (a call moved twice counts twice)
         self.failures = 0  # batches the database refused or did not answer
         self._delay = interval
+        self._analyzed = 0.0  # monotonic time of the last ANALYZE (SQLite)
 
     async def run(self) -> None:
         """The background task (TaskSupervisor): move, wait, move; backoff while the database is down."""
@@ -88,6 +90,8 @@ class RecordMover:
             if self._delay > self.interval and n:
                 log.info("records database back: moving again")
             self._delay = self.interval
+            if n and time.monotonic() - self._analyzed > ANALYZE_EVERY_S:
+                await asyncio.to_thread(self.analyze)
             if n < self.batch:
                 await asyncio.sleep(self.interval)
 
@@ -149,6 +153,16 @@ class RecordMover:
             rows.append(to_row(record, [json.loads(e) for e in evs], moved_at=now))
             done.append((call_id, score))
         return rows, done, later
+
+    def analyze(self) -> None:
+        """SQLite's planner needs statistics to pick the covering indexes of the reports (PostgreSQL's
+        autovacuum keeps its own): refreshed after the first move and then hourly, bounded in cost."""
+        self._analyzed = time.monotonic()
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=2000")
+            conn.exec_driver_sql("ANALYZE")
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:

@@ -187,6 +187,13 @@ async def test_serves_task_migrates_the_schema_and_moves_under_the_supervisor(hu
                 break
             await asyncio.sleep(0.1)
         assert _rows(engine) == 3 and tasks.deaths["records-mover"] == 0
+        for _ in range(50):  # the planner's statistics, after the first move
+            with engine.connect() as conn:
+                if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name='sqlite_stat1'").scalar():
+                    break
+            await asyncio.sleep(0.1)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl='calls'").scalar()
         engine.dispose()
     finally:
         await tasks.stop()
