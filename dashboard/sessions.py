@@ -49,7 +49,13 @@ class SessionStore:
         s = Session(id=secrets.token_urlsafe(32), user=user.name, role=user.role,
                     csrf=secrets.token_urlsafe(32), created=time.time())
         data = {k: v for k, v in asdict(s).items() if k != "id"}
-        await self._r.set(keys.dashboard_session(s.id), json.dumps(data), ex=min(self.idle, self.max_age))
+        index = keys.dashboard_user_sessions(user.name)
+        async with self._r.pipeline(transaction=True) as tx:
+            tx.set(keys.dashboard_session(s.id), json.dumps(data), ex=min(self.idle, self.max_age))
+            tx.sadd(index, s.id)
+            tx.expire(index, self.max_age)
+            tx.set(keys.DASHBOARD_SESSIONS_INDEXED_SINCE, int(s.created), nx=True)
+            await tx.execute()
         return s
 
     async def get(self, session_id: str | None) -> Session | None:
@@ -72,10 +78,26 @@ class SessionStore:
                        csrf=str(data["csrf"]), created=created)
 
     async def delete(self, session_id: str) -> None:
-        await self._r.delete(keys.dashboard_session(session_id))
+        raw = await self._r.getdel(keys.dashboard_session(session_id))
+        if raw is not None:
+            await self._r.srem(keys.dashboard_user_sessions(str(json.loads(raw).get("user"))), session_id)
 
     async def delete_user(self, name: str) -> int:
-        """End every session of a user (password changed, user removed)."""
+        """End every session of a user (password changed, user removed): the user's index, plus a
+        scan while sessions made before the index existed may still be alive."""
+        index = keys.dashboard_user_sessions(name)
+        doomed = [keys.dashboard_session(str(i)) for i in await self._r.smembers(index)]
+        n = int(await self._r.delete(*doomed)) if doomed else 0
+        await self._r.delete(index)
+        if await self._legacy_sessions_possible():
+            n += await self._scan_delete(name)
+        return n
+
+    async def _legacy_sessions_possible(self) -> bool:
+        since = await self._r.get(keys.DASHBOARD_SESSIONS_INDEXED_SINCE)
+        return since is None or time.time() - float(since) < self.max_age
+
+    async def _scan_delete(self, name: str) -> int:
         n = 0
         async for key in self._r.scan_iter(match=keys.dashboard_session("*"), count=500):
             raw = await self._r.get(key)

@@ -80,6 +80,18 @@ def dashboard_session(session_id: str) -> str:
     return f"{PREFIX}:dashboard:session:{session_id}"
 
 
+def dashboard_user_sessions(user: str) -> str:
+    """Set of the user's session ids, so a password change ends them without scanning the keyspace;
+    its TTL is IVR_DASHBOARD_SESSION_MAX (renewed at each login), as no session outlives that."""
+    return f"{PREFIX}:dashboard:user-sessions:{user}"
+
+
+# When the first indexed session was made (epoch seconds, no TTL). Sessions from before the index
+# can live IVR_DASHBOARD_SESSION_MAX seconds after that, so until then ending a user's sessions
+# also scans for them.
+DASHBOARD_SESSIONS_INDEXED_SINCE = f"{PREFIX}:dashboard:sessions-indexed-since"
+
+
 AUDIT_LOG = f"{PREFIX}:audit"  # list of JSON {"at","user","role","action","target","detail"}, oldest first
 # How many entries at the head of AUDIT_LOG are already in the records database (ivr/records/audit.py):
 # the list is the write buffer of the audit log; moved entries are trimmed from it after a day.

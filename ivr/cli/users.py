@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from dashboard.sessions import SessionStore
     from dashboard.users import UserStore
 
 app = typer.Typer(help="Dashboard users: add, list, change passwords, remove.", no_args_is_help=True)
@@ -93,11 +94,18 @@ def list_users() -> None:
         typer.echo(f"{u.name:<20} {u.role:<11} {u.endpoint or '-':<20} {created}{flag}")
 
 
+def _sessions(store: UserStore) -> SessionStore:
+    """The dashboard's session store with the dashboard's lifetimes (they decide when the index is complete)."""
+    from dashboard.sessions import SessionStore
+    from ivr.settings import load_settings
+
+    settings = load_settings()
+    return SessionStore(store.redis, settings.dashboard_session_idle, settings.dashboard_session_max)
+
+
 @app.command()
 def passwd(name: str, password_stdin: StdinOpt = False) -> None:
     """Set a new password; the user's open dashboard sessions end."""
-    from dashboard.sessions import SessionStore
-
     if _run(lambda store: store.get(name)) is None:
         typer.echo(f"error: no user {name!r} (create it with `ivr users add`)", err=True)
         raise typer.Exit(1)
@@ -105,7 +113,7 @@ def passwd(name: str, password_stdin: StdinOpt = False) -> None:
 
     async def change(store: UserStore) -> int:
         await store.set_password(name, password)
-        return await SessionStore(store.redis, 60, 60).delete_user(name)
+        return await _sessions(store).delete_user(name)
 
     ended = _run(change)
     typer.echo(f"password changed for {name}; {ended} session(s) ended")
@@ -114,10 +122,8 @@ def passwd(name: str, password_stdin: StdinOpt = False) -> None:
 @app.command()
 def remove(name: str) -> None:
     """Delete a user and end their sessions."""
-    from dashboard.sessions import SessionStore
-
     async def go(store: UserStore) -> bool:
-        await SessionStore(store.redis, 60, 60).delete_user(name)
+        await _sessions(store).delete_user(name)
         return await store.remove(name)
 
     if not _run(go):
