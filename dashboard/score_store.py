@@ -7,11 +7,10 @@ call, enforced by a unique index), so two reviewers on two nodes cannot both mak
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from dashboard.records_db import RecordsDb, WithExtra, records
-from dashboard.scoring import Score, ScoreConflict, ScoreInput, weighted_total
+from dashboard.scoring import Score, ScoreConflict, ScoreInput
 from ivr.records import scores as sql
 
 
@@ -37,10 +36,7 @@ class SqlScoreStore:
     async def submit(self, call_id: str, agent: str, week: str, reviewer: str, data: ScoreInput, at: float,
                      survey: Any = None) -> Score:
         """Stores a new score; ScoreConflict when it would overwrite instead of supersede."""
-        score = Score(id=f"{int(at)}-{secrets.token_hex(4)}", call_id=call_id, agent=agent, week=week,
-                      reviewer=reviewer, at=at, kpis=data.kpis, total=weighted_total(data.kpis),
-                      comment=data.comment.strip(), survey=survey, supersedes=data.supersedes,
-                      reason=data.reason.strip())
+        score = Score.new(call_id, agent, week, reviewer, data, at, survey)
         try:
             await self._db.write(lambda c: sql.submit(c, score.model_dump()))
         except sql.ScoreConflictError as exc:

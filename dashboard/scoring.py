@@ -77,6 +77,15 @@ class Score(BaseModel):
     reason: str = ""
     superseded_by: str | None = None
 
+    @classmethod
+    def new(cls, call_id: str, agent: str, week: str, reviewer: str, data: ScoreInput, at: float,
+            survey: Any = None) -> Score:
+        """A fresh score of `data` with a new id and its weighted total (every store makes them so)."""
+        return cls(id=f"{int(at)}-{secrets.token_hex(4)}", call_id=call_id, agent=agent, week=week,
+                   reviewer=reviewer, at=at, kpis=data.kpis, total=weighted_total(data.kpis),
+                   comment=data.comment.strip(), survey=survey, supersedes=data.supersedes,
+                   reason=data.reason.strip())
+
 
 def weighted_total(kpis: dict[str, int]) -> float:
     """0-100: each KPI's place on its scale times its weight (20/20/30/30), to one decimal.
@@ -109,10 +118,7 @@ class ScoreStore:
     async def submit(self, call_id: str, agent: str, week: str, reviewer: str, data: ScoreInput, at: float,
                      survey: Any = None) -> Score:
         """Stores a new score; ScoreConflict when it would overwrite instead of supersede."""
-        score = Score(id=f"{int(at)}-{secrets.token_hex(4)}", call_id=call_id, agent=agent, week=week,
-                      reviewer=reviewer, at=at, kpis=data.kpis, total=weighted_total(data.kpis),
-                      comment=data.comment.strip(), survey=survey, supersedes=data.supersedes,
-                      reason=data.reason.strip())
+        score = Score.new(call_id, agent, week, reviewer, data, at, survey)
         list_key = keys.qa_call_scores(call_id)
         async with self._r.pipeline(transaction=True) as pipe:
             try:
