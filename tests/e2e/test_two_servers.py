@@ -177,6 +177,7 @@ def test_the_leader_dies_mid_burst_and_nothing_is_lost_or_counted_twice(lab: Que
     try:
         wait_tcp(pa, timeout=180)
         a.wait_for("AMI listener connected", 30)
+        a.wait_for("node node-a is now the leader", 10)  # the lease task runs beside the listener
         assert leader(url) == "node-a"
         b = Node(lab.settings, "node-b", pb, lab.workdir)
         nodes.append(b)
