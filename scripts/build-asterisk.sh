@@ -17,11 +17,11 @@ die() { printf '[asterisk-build] ERROR: %s\n' "$*" >&2; exit 1; }
 APPS="app_queue app_dial app_playback app_read app_mixmonitor app_chanspy app_originate
 app_verbose app_echo app_senddtmf app_exec app_stack app_record app_waituntil app_system
 app_userevent app_softhangup app_transfer app_playtones app_while app_dumpchan app_cdr
-app_channelredirect app_controlplayback app_sayunixtime app_milliwatt app_stasis"
+app_channelredirect app_controlplayback app_sayunixtime app_milliwatt app_stasis app_audiosocket"
 RES="res_agi res_speech res_musiconhold res_rtp_asterisk res_timing_timerfd res_sorcery_config
 res_sorcery_memory res_sorcery_astdb res_sorcery_realtime res_sorcery_memory_cache res_pjproject
-res_http_websocket res_stasis res_clioriginate res_mutestream res_format_attr_opus"
-CHANNELS="chan_pjsip chan_bridge_media"
+res_http_websocket res_stasis res_clioriginate res_mutestream res_format_attr_opus res_audiosocket"
+CHANNELS="chan_pjsip chan_bridge_media chan_audiosocket"
 CODECS="codec_ulaw codec_alaw codec_gsm codec_a_mu codec_resample"
 FORMATS="format_wav format_gsm format_pcm format_wav_gsm format_sln"
 PBX="pbx_config pbx_spool"
