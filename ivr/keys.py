@@ -174,6 +174,17 @@ def callback_attempts(callback_id: str) -> str:
     return f"{PREFIX}:callback:{callback_id}:attempts"
 
 
+# Finished callbacks (done, failed, cancelled) not yet copied into the records database
+# (ivr/records/callback_history.py): zset callback_id scored by when it finished. The callback's own
+# Lua step adds it; the mover removes it once that version is in SQL and shortens the callback's and
+# its attempts' TTL to call_record_live_ttl_s.
+CALLBACKS_FINISHED = f"{PREFIX}:callbacks:finished"
+
+# Every callback hash is ivr:callback:<id> (its attempts ivr:callback:<id>:attempts): what
+# `ivr db migrate-redis` scans for finished callbacks kept in Redis alone.
+CALLBACK_PATTERN = f"{PREFIX}:callback:*"
+
+
 def callback_queue(queue: str) -> str:
     """Pending callbacks of a queue: zset callback_id scored by the ORIGINAL enqueue time (keeps the place)."""
     return f"{PREFIX}:queue:{queue}:callbacks"
