@@ -52,7 +52,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
+def decode_fields(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """A HGETALL reply with its JSON values decoded (a plain string kept as text)."""
     out: dict[str, Any] = {}
     for k, v in raw.items():
         try:
@@ -73,7 +74,7 @@ class RecordMover:
         self.moved = 0  # rows written (a call moved twice counts twice)
         self.failures = 0  # batches the database refused or did not answer
         self._delay = interval
-        self._analyzed = 0.0  # monotonic time of the last ANALYZE (SQLite)
+        self._analyzed: float | None = None  # monotonic time of the last ANALYZE (SQLite); None: not yet
 
     async def run(self) -> None:
         """The background task (TaskSupervisor): move, wait, move; backoff while the database is down."""
@@ -90,7 +91,7 @@ class RecordMover:
             if self._delay > self.interval and n:
                 log.info("records database back: moving again")
             self._delay = self.interval
-            if n and time.monotonic() - self._analyzed > ANALYZE_EVERY_S:
+            if n and (self._analyzed is None or time.monotonic() - self._analyzed > ANALYZE_EVERY_S):
                 await asyncio.to_thread(self.analyze)
             if n < self.batch:
                 await asyncio.sleep(self.interval)
@@ -143,7 +144,7 @@ class RecordMover:
             if not raw:  # expired, or only events: nothing to move
                 done.append((call_id, score))
                 continue
-            record = _decode(raw)
+            record = decode_fields(raw)
             record.setdefault("call_id", call_id)
             start = record.get("start")
             unfinished = "outcome" not in record
