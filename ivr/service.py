@@ -28,6 +28,7 @@ from ivr.queueing.config import QueueConfigError, load_queue_config
 from ivr.queueing.dialer import CallbackDialer
 from ivr.queueing.listener import QueueListener
 from ivr.queueing.passes import QueuePasses
+from ivr.records.callback_history import move_callbacks_forever
 from ivr.records.mover import move_forever
 from ivr.schedule import Schedule, load_schedules
 from ivr.settings import Settings
@@ -78,6 +79,7 @@ class HotlineService:
         await self.server.start()
         self.tasks.spawn("flow-watch", self.store.watch)
         self.tasks.spawn("records-mover", lambda: move_forever(s, self.hub))  # finished calls -> SQL
+        self.tasks.spawn("callback-mover", lambda: move_callbacks_forever(s, self.hub))  # finished callbacks -> SQL
         if queues is not None:
             self._start_queue_services(queues, schedules)
         self._started = True

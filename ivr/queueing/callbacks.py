@@ -24,6 +24,7 @@ import redis.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ivr import keys
+from ivr.queueing.callback_lua import ATTEMPT, CLAIM, FAIL, REQUEST
 from ivr.queueing.numbers import BadNumber, NumberingPlan, normalize_number
 from ivr.schedule import Schedule, next_open, schedule_status
 
@@ -31,83 +32,6 @@ T = TypeVar("T")
 Status = Literal["pending", "dialing", "done", "failed", "cancelled"]
 Outcome = Literal["answered", "agent_no_answer", "customer_no_answer", "customer_busy", "failed"]
 NOT_COUNTED: frozenset[str] = frozenset({"agent_no_answer"})
-
-# KEYS: by-number, record, queue zset. ARGV: id, score, field, value, ...
-_REQUEST = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-return ARGV[1]
-"""
-
-# KEYS: record, lease (or ""). ARGV: now, lease_until, token, node. Pending and due -> dialing, with
-# the dial's token: only that token records the attempt, so no dial is recorded (or made) twice. With
-# a lease key, only the node holding it may claim (a leader that just lost the lease claims nothing).
-# A claim that expired is never claimed again: the dial may have happened (see CallbackStore.orphaned).
-_CLAIM = """
-if KEYS[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return 0 end
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 0 end
-status = cjson.decode(status)
-local now = tonumber(ARGV[1])
-if not (status == 'pending' and cjson.decode(redis.call('HGET', KEYS[1], 'next_attempt_at')) <= now) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', cjson.encode('dialing'), 'claimed_until', ARGV[2],
-  'dial_token', cjson.encode(ARGV[3]), 'dialed_by', cjson.encode(ARGV[4]))
-return 1
-"""
-
-# KEYS: record, attempts, queue zset, by-number. ARGV: attempt JSON, now, counts (1/0), outcome, ttl, id,
-# token ("" = any). With a token, only the claim that holds it records (else "stale": already recorded).
-_ATTEMPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local status = cjson.decode(redis.call('HGET', KEYS[1], 'status'))
-if ARGV[7] ~= '' then
-  local token = redis.call('HGET', KEYS[1], 'dial_token')
-  if status ~= 'dialing' or (not token) or cjson.decode(token) ~= ARGV[7] then return cjson.encode('stale') end
-end
-if status == 'done' or status == 'failed' or status == 'cancelled' then return cjson.encode(status) end
-redis.call('HDEL', KEYS[1], 'dial_token')
-redis.call('RPUSH', KEYS[2], ARGV[1])
-local attempts = cjson.decode(redis.call('HGET', KEYS[1], 'attempts')) + tonumber(ARGV[3])
-local max = cjson.decode(redis.call('HGET', KEYS[1], 'max_attempts'))
-local now = tonumber(ARGV[2])
-local new
-if ARGV[4] == 'answered' then new = 'done'
-elseif attempts >= max then new = 'failed'
-else new = 'pending' end
-local delay = 0
-if ARGV[3] == '1' then delay = cjson.decode(redis.call('HGET', KEYS[1], 'retry_delay_s')) end
-redis.call('HSET', KEYS[1], 'status', cjson.encode(new), 'attempts', attempts,
-  'next_attempt_at', now + delay, 'last_outcome', cjson.encode(ARGV[4]))
-if new ~= 'pending' then
-  redis.call('HSET', KEYS[1], 'finished_at', now)
-  redis.call('ZREM', KEYS[3], ARGV[6])
-  if redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
-return cjson.encode(new)
-"""
-
-
-# KEYS: record, queue zset, by-number. ARGV: now, reason JSON, ttl, id. Only an open (or undecodable)
-# callback is failed.
-_FAIL = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local ok, status = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'status') or 'null')
-if ok and (status == 'done' or status == 'failed' or status == 'cancelled') then return cjson.encode(status) end
-redis.call('HSET', KEYS[1], 'status', cjson.encode('failed'), 'last_outcome', cjson.encode('failed'),
-  'failed_reason', ARGV[2], 'finished_at', ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[4])
-if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return cjson.encode('failed')
-"""
-
 
 class CallbackRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -197,7 +121,7 @@ class CallbackStore:
         }
         flat = [x for k, v in fields.items() for x in (k, json.dumps(v))]
         ks = [keys.callback_by_number(number), keys.callback(cb_id), keys.callback_queue(queue)]
-        got = await self._t(self._redis.eval(_REQUEST, 3, *ks, cb_id, repr(enqueued_at), *flat))
+        got = await self._t(self._redis.eval(REQUEST, 3, *ks, cb_id, repr(enqueued_at), *flat))
         got_id = got.decode() if isinstance(got, bytes) else str(got)
         if got_id == cb_id:
             return CallbackRequest.model_validate(fields)
@@ -247,7 +171,7 @@ class CallbackStore:
         another dialer has it, it is not due, or (`lease_key`) this `node` does not hold the lease."""
         ts = now.timestamp()
         token = token or uuid.uuid4().hex
-        got = await self._t(self._redis.eval(_CLAIM, 2, keys.callback(callback_id), lease_key, ts, ts + lease_s,
+        got = await self._t(self._redis.eval(CLAIM, 2, keys.callback(callback_id), lease_key, ts, ts + lease_s,
                                              token, node))
         return token if got else None
 
@@ -261,9 +185,9 @@ class CallbackStore:
         counts = "0" if outcome in NOT_COUNTED else "1"
         cb = await self.get(callback_id)
         ks = [keys.callback(callback_id), keys.callback_attempts(callback_id), keys.callback_queue(cb.queue),
-              keys.callback_by_number(cb.number)]
+              keys.callback_by_number(cb.number), keys.CALLBACKS_FINISHED]
         got = await self._t(self._redis.eval(
-            _ATTEMPT, 4, *ks, attempt, ts, counts, outcome, self._ttl_s, callback_id, token))
+            ATTEMPT, 5, *ks, attempt, ts, counts, outcome, self._ttl_s, callback_id, token))
         if got is None:
             raise CallbackError(f"unknown callback {callback_id!r}")
         status: Status | Literal["stale"] = json.loads(got)
@@ -273,8 +197,8 @@ class CallbackStore:
                    number: str | None = None) -> Status:
         """End an open callback that cannot be dialled, without claiming it; `reason` goes on the record."""
         ks = [keys.callback(callback_id), keys.callback_queue(queue),
-              keys.callback_by_number(number) if number else ""]
-        got = await self._t(self._redis.eval(_FAIL, 3, *ks, now.timestamp(), json.dumps(reason), self._ttl_s,
+              keys.callback_by_number(number) if number else "", keys.CALLBACKS_FINISHED]
+        got = await self._t(self._redis.eval(FAIL, 4, *ks, now.timestamp(), json.dumps(reason), self._ttl_s,
                                              callback_id))
         if got is None:  # no record at all: only the queue's entry is left
             await self._t(self._redis.zrem(keys.callback_queue(queue), callback_id))

@@ -5,7 +5,9 @@
 - the audit log: entries at or before now - IVR_AUDIT_RETENTION_DAYS (>= 365);
 - QA scores: a call's scores together, once its NEWEST score is at or before now - IVR_QA_RETENTION_DAYS
   (a chain of superseded scores is never cut in half);
-- weekly QA samples: once the whole week is at or before now - IVR_QA_RETENTION_DAYS.
+- weekly QA samples: once the whole week is at or before now - IVR_QA_RETENTION_DAYS;
+- finished callbacks: finished at or before now - IVR_CALL_RECORD_TTL_DAYS (as their calls, and as
+  Redis kept them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select
 
-from ivr.records import audit, samples
+from ivr.records import audit, callback_history, samples
 from ivr.records.schema import CallRow, ScoreRow
 
 log = logging.getLogger("ivr.retention")
@@ -39,6 +41,7 @@ def purge_records(engine: Engine, now: datetime, *, call_days: int, audit_days: 
                    "qa_scores": conn.execute(delete(ScoreRow).where(scores_old)).rowcount}
         out["audit"] = audit.purge_before(conn, t - audit_days * 86_400, dry_run)
         out["qa_samples"] = samples.purge_ended_by(conn, t - qa_days * 86_400, dry_run)
+        out["callbacks"] = callback_history.purge_before(conn, t - call_days * 86_400, dry_run)
     out = {k: int(v) for k, v in out.items()}
     log.info("retention: records database: %s %s", "would remove" if dry_run else "removed", out)
     return out

@@ -118,3 +118,30 @@ class AuditRow(Base):
         Index("ix_audit_log_user", "user", "at_epoch"),
         Index("ix_audit_log_target", "target", "at_epoch"),
     )
+
+
+class CallbackRow(Base):
+    """A finished callback (ivr.queueing.callbacks.CallbackRequest: done, failed or cancelled) with every
+    dial attempt, in order. The filtered columns are copied out of `record`, the Redis hash's fields."""
+
+    __tablename__ = "callbacks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))  # as dialled; masked when shown
+    call_id: Mapped[str] = mapped_column(String(80))  # the call that booked it
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)  # attempts that dialled the customer
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[float | None] = mapped_column(Float)
+    requested_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float] = mapped_column(Float)
+    record: Mapped[str] = mapped_column(Text)  # the callback's fields, JSON
+    attempt_log: Mapped[str] = mapped_column(Text)  # its attempts ({"at", "outcome", ...}), JSON list
+    moved_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_callbacks_finished", "finished_at"),
+        Index("ix_callbacks_queue", "queue", "finished_at"),
+        Index("ix_callbacks_call", "call_id"),
+    )

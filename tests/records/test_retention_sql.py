@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from ivr.records import audit, samples, scores
+from ivr.records import audit, callback_history, samples, scores
 from ivr.records.calls import CallFilter, count_calls, to_row, upsert_calls
 from ivr.records.retention import purge_records
 from ivr.records.schema import ScoreRow
@@ -43,8 +43,11 @@ def test_calls_audit_and_score_chains_go_at_their_cutoffs(engine: Engine) -> Non
         for week, end in (("2026-W08", qa_cut - 1), ("2026-W09", qa_cut), ("2026-W10", qa_cut + 1)):
             samples.insert_once(conn, week, end, 0.0, "{}")
         assert not samples.insert_once(conn, "2026-W10", qa_cut + 1, 0.0, '{"again": 1}')  # drawn once
+        callback_history.upsert(conn, [callback_history.to_row({"id": f"cb{i}", "status": "done"}, [],
+                                                               finished_at=at, moved_at=t)
+                                       for i, at in enumerate((call_cut - 1, call_cut, call_cut + 1))])
     kw = {"call_days": 120, "audit_days": 400, "qa_days": 365}
-    want = {"calls": 2, "qa_scores": 2, "audit": 2, "qa_samples": 2}
+    want = {"calls": 2, "qa_scores": 2, "audit": 2, "qa_samples": 2, "callbacks": 2}
     assert purge_records(engine, NOW, dry_run=True, **kw) == want
     assert purge_records(engine, NOW, **kw) == want
     with engine.connect() as conn:
@@ -52,6 +55,7 @@ def test_calls_audit_and_score_chains_go_at_their_cutoffs(engine: Engine) -> Non
         assert [e["id"] for e in audit.recent(conn, 10)] == ["a2"]
         assert sorted(r for (r,) in conn.execute(select(ScoreRow.id))) == ["kept1", "kept2"]
     later = NOW + timedelta(seconds=1)
-    assert purge_records(engine, later, **kw) == {"calls": 1, "qa_scores": 2, "audit": 1, "qa_samples": 1}
+    assert purge_records(engine, later, **kw) == {"calls": 1, "qa_scores": 2, "audit": 1, "qa_samples": 1,
+                                                  "callbacks": 1}
     with engine.connect() as conn:
         assert samples.get(conn, "2026-W10") is None
