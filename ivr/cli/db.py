@@ -63,8 +63,8 @@ def current() -> None:
 
 @app.command("migrate-redis")
 def migrate_redis() -> None:
-    """Copy call records, QA scores, weekly samples and the audit log kept in Redis alone into the records database
-    (idempotent: a second run, or one while the services run, writes nothing twice)."""
+    """Copy call records, QA scores, weekly samples, the audit log and finished callbacks kept in Redis alone into
+    the records database (idempotent: a second run, or one while the services run, writes nothing twice)."""
     import asyncio
     import logging
     from zoneinfo import ZoneInfo
@@ -90,7 +90,8 @@ def migrate_redis() -> None:
         finally:
             await hub.close()
         typer.echo(f"{_safe(url)}: {done.calls} call record(s), {done.scores} new QA score(s), "
-                   f"{done.samples} new weekly sample(s), {done.audit} audit entr(ies) copied from Redis")
+                   f"{done.samples} new weekly sample(s), {done.audit} audit entr(ies), "
+                   f"{done.callbacks} finished callback(s) copied from Redis")
 
     try:
         db.upgrade(engine)

@@ -5,7 +5,9 @@ into SQL, idempotently: running it twice, or while the services run, writes ever
   upsert on call_id; a finished call's Redis TTL is then shortened to the live TTL);
 - QA scores: every score of the index, inserted unless its id is already there;
 - weekly QA samples: inserted unless the week has one;
-- the audit log: moved by the AuditMover (digest per entry).
+- the audit log: moved by the AuditMover (digest per entry);
+- finished callbacks (done, failed, cancelled) with their attempts: marked finished and moved by the
+  CallbackMover (an upsert on the callback id; their Redis TTL is then shortened to the live TTL).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import Engine
 from ivr import keys
 from ivr.records import samples, scores
 from ivr.records.audit import AuditMover
+from ivr.records.callback_history import FINISHED, CallbackMover
 from ivr.records.mover import RecordMover
 from ivr.state.redis import RedisHub
 
@@ -36,6 +39,7 @@ class Migrated:
     scores: int = 0
     audit: int = 0
     samples: int = 0
+    callbacks: int = 0
 
 
 def _text(value: Any) -> str:
@@ -82,6 +86,23 @@ async def _copy_samples(redis: Redis, engine: Engine, week_end: Callable[[str], 
     return copied
 
 
+async def _mark_callbacks(redis: Redis) -> int:
+    """Every finished callback hash into the finished set (keeping a mark already there); returns how many."""
+    marked = 0
+    async for raw_key in redis.scan_iter(match=keys.CALLBACK_PATTERN, count=PAGE, _type="hash"):
+        status, finished_at = await redis.hmget(raw_key, ["status", "finished_at"])
+        try:
+            done = status is not None and json.loads(status) in FINISHED
+            at = float(json.loads(finished_at)) if finished_at is not None else time.time()
+        except (ValueError, TypeError):
+            log.warning("migrate-redis: %s does not decode; left alone", _text(raw_key))
+            continue
+        if done:
+            cb_id = _text(raw_key).removeprefix(keys.callback(""))
+            marked += int(await redis.zadd(keys.CALLBACKS_FINISHED, {cb_id: at}, nx=True) or 0)
+    return marked
+
+
 async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit_keep_s: float,
                         week_end: Callable[[str], float | None]) -> Migrated:
     redis = await hub.client()
@@ -98,6 +119,10 @@ async def migrate_redis(hub: RedisHub, engine: Engine, *, live_ttl_s: int, audit
     audit = AuditMover(redis, engine, keep_s=audit_keep_s, batch=1000)
     while n := await audit.move_once():
         done.audit += n
-    log.info("migrate-redis: %d call(s), %d new score(s), %d sample(s), %d audit entr(ies) written", done.calls,
-             done.scores, done.samples, done.audit)
+    log.info("migrate-redis: %d finished callback(s) marked to move", await _mark_callbacks(redis))
+    callbacks = CallbackMover(hub, engine, live_ttl_s=live_ttl_s, batch=500)
+    while n := await callbacks.move_once():
+        done.callbacks += n
+    log.info("migrate-redis: %d call(s), %d new score(s), %d sample(s), %d audit entr(ies), %d callback(s) written",
+             done.calls, done.scores, done.samples, done.audit, done.callbacks)
     return done

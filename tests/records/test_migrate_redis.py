@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ from typer.testing import CliRunner
 from dashboard.scoring import ScoreInput, ScoreStore
 from ivr import keys
 from ivr.cli.main import build_app
+from ivr.queueing.callbacks import CallbackRequest, CallbackStore
 from ivr.records import db, samples
 from ivr.records.calls import CallFilter, count_calls, get_call
-from ivr.records.schema import AuditRow, ScoreRow
+from ivr.records.schema import AuditRow, CallbackRow, ScoreRow
 from ivr.state.callrecord import CallRecorder
 from ivr.state.redis import RedisHub
 from ivr.state.writer import RecordWriter
@@ -51,6 +53,13 @@ async def _legacy_data(redis_url: str) -> None:
         await r.rpush(keys.AUDIT_LOG, json.dumps({"at": "2026-03-02T10:00:00+08:00", "user": "sup",
                                                   "role": "supervisor", "action": "listen", "target": f"old-{i}",
                                                   "detail": {}}))
+    callbacks = CallbackStore(r, ttl_s=120 * 86400)
+    for number, outcome in (("13800000001", "answered"), ("13800000002", None)):
+        cb = await callbacks.request("support", number, "old-1", 1.0, datetime.now(UTC))
+        assert isinstance(cb, CallbackRequest)
+        if outcome:
+            await callbacks.record_attempt(cb.id, "answered", datetime.now(UTC))
+    await r.delete(keys.CALLBACKS_FINISHED)  # the old store marked nothing
     await r.aclose()
     await hub.close()
 
@@ -65,7 +74,8 @@ def test_migrate_redis_copies_everything_once(tmp_path: Path, redis_url: str, db
     runner, app = CliRunner(), build_app()
     first = runner.invoke(app, ["db", "migrate-redis"])
     assert first.exit_code == 0, first.output
-    assert "40 call record(s), 3 new QA score(s), 1 new weekly sample(s), 5 audit entr(ies)" in first.output
+    assert ("40 call record(s), 3 new QA score(s), 1 new weekly sample(s), 5 audit entr(ies), "
+            "1 finished callback(s)") in first.output
     again = runner.invoke(app, ["db", "migrate-redis"])
     assert again.exit_code == 0 and "0 new QA score(s), 0 new weekly sample(s), 0 audit entr(ies)" in again.output
     engine = db.make_engine(db_url)
@@ -78,10 +88,12 @@ def test_migrate_redis_copies_everything_once(tmp_path: Path, redis_url: str, db
         assert len(current) == 1
         assert conn.execute(select(func.count()).select_from(AuditRow)).scalar_one() == 5
         assert json.loads(samples.get(conn, "2026-W10") or "{}")["seed"] == 7
+        moved = conn.execute(select(CallbackRow.number, CallbackRow.status, CallbackRow.attempts)).all()
+        assert [tuple(m) for m in moved] == [("13800000001", "done", 1)]  # the open one stays in Redis only
     engine.dispose()
     r = redis.Redis.from_url(redis_url)
     assert 0 < r.ttl(keys.call("old-3")) <= 7 * 86400  # moved: Redis keeps it days, not months
-    assert r.zcard(keys.RECORDS_PENDING) == 0
+    assert r.zcard(keys.RECORDS_PENDING) == 0 and r.zcard(keys.CALLBACKS_FINISHED) == 0
 
 
 @pytest.mark.timeout(30)
