@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection
 from starlette.responses import JSONResponse, Response
 
+from dashboard.call_list import PENDING_READ_MAX, pending_records
 from dashboard.deps import CurrentSession, Services, Svc, check_csrf, render
 from dashboard.records_db import records
 from dashboard.sampling import Sample, previous_week, stored_sample, verify
@@ -24,7 +26,9 @@ from dashboard.score_store import score_store
 from dashboard.scoring import KPIS, report_rows
 from dashboard.sessions import Session
 from dashboard.weekly_sample import checked_week, draw, not_drawn, week_over
+from ivr import keys
 from ivr.records import reports as sql_reports
+from ivr.records.calls import to_row
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +115,22 @@ async def reports(svc: Services, weeks: int) -> dict[str, Any]:
     agents = sorted({i.agent for i in (sample.items if sample else [])} | set(reviewed))
     coverage = [{"agent": a, "reviewed": reviewed.get(a, 0), "required": required,
                  "met": reviewed.get(a, 0) >= required} for a in agents]
-    until = now.timestamp()
-    kpi = await records(svc).read(lambda conn: sql_reports.kpi_by_agent(conn, since, until))
-    categories = await records(svc).read(lambda conn: sql_reports.by_category(conn, since, until))
+    kpi, categories, unmoved = await measured_reports(svc, since, now.timestamp())
     return {"by_agent": report_rows(scores, "agent"), "by_week": report_rows(scores, "week"),
             "coverage_week": week, "coverage": coverage, "sample_drawn": sample is not None,
-            "kpi": kpi, "kpi_weights": sql_reports.WEIGHTS, "by_category": categories}
+            "kpi": kpi, "kpi_weights": sql_reports.WEIGHTS, "by_category": categories, "unmoved": unmoved}
+
+
+async def measured_reports(svc: Services, since: float, until: float) -> tuple[Any, Any, dict[str, Any]]:
+    """The KPI per agent and the calls per category from the records database, counting the finished calls
+    still only in Redis (the mover lags, or the database was down) from their Redis records; `unmoved`
+    says how many were counted and whether that was all of them (a backlog beyond one read is not)."""
+    finished = [r for r in await pending_records(svc.redis) if r.get("outcome") is not None]
+    waiting = int(await svc.redis.zcard(keys.RECORDS_PENDING))
+
+    def read(conn: Connection) -> tuple[Any, Any]:
+        rows = [to_row(r, []) for r in finished]  # here, in the worker thread: a backlog costs the loop nothing
+        return sql_reports.kpi_by_agent(conn, since, until, rows), sql_reports.by_category(conn, since, until, rows)
+
+    kpi, categories = await records(svc).read(read)
+    return kpi, categories, {"counted": len(finished), "waiting": waiting, "complete": waiting <= PENDING_READ_MAX}

@@ -53,3 +53,25 @@ def test_kpi_weights_measured_scored_and_surveyed_parts(engine: Engine) -> None:
     assert c["partial"] == ["accuracy", "handling"] and c["total"] == round((100 * 20 + 0 * 30) / 50, 1)
     assert cats["enquiry"]["calls"] == 3 and cats["enquiry"]["outcomes"] == {"voicemail": 1, "answered": 2}
     assert cats["repair"]["calls"] == 2 and cats["repair"]["mean_duration_s"] == 100.5
+
+
+@pytest.mark.timeout(60)
+def test_calls_not_moved_yet_are_counted_once_in_their_redis_version(engine: Engine) -> None:
+    old = _call(0, "1001", False, None, "repair", "answered")  # in SQL: not in time, no survey
+    with engine.begin() as conn:
+        upsert_calls(conn, [to_row(c, []) for c in (old, _call(1, "1001", True, None, "repair", "answered"))])
+    newer = {**old, "answered_within_3_rings": True, "survey": {"score": 5, "scale": 5}, "duration": 300.0}
+    only_redis = _call(2, "1002", True, 1, "enquiry", "voicemail")
+    outside = {**_call(3, "1002", True, 1, "enquiry", "answered"), "start": 99_999.0}
+    unmoved = [to_row(c, []) for c in (newer, only_redis, outside)]
+    with engine.connect() as conn:
+        rows = {r["agent"]: r for r in kpi_by_agent(conn, 0.0, 2000.0, unmoved)}
+        cats = {c["category"]: c for c in by_category(conn, 0.0, 2000.0, unmoved)}
+        without = {r["agent"]: r for r in kpi_by_agent(conn, 0.0, 2000.0)}
+    # c0 counts once, as its Redis version: both of 1001's calls in time, its survey 100
+    assert (rows["1001"]["calls"], rows["1001"]["answering"], rows["1001"]["satisfaction"]) == (2, 100.0, 100.0)
+    assert (rows["1002"]["calls"], rows["1002"]["answering"], rows["1002"]["surveys"]) == (1, 100.0, 1)
+    assert set(without) == {"1001"} and without["1001"]["answering"] == 50.0
+    assert cats["repair"] == {"category": "repair", "calls": 2, "outcomes": {"answered": 2},
+                              "mean_duration_s": round((300.0 + 101.0) / 2, 1)}
+    assert cats["enquiry"]["calls"] == 1 and cats["enquiry"]["outcomes"] == {"voicemail": 1}
