@@ -1,6 +1,8 @@
 """The Redis-only read paths as they were before the records database (dashboard/call_list.py and the
-week's pool of dashboard/sampling.py at commit 74b2d2a), kept verbatim so bench/records_bench.py can run
-today's store and the new one side by side in one run. Not product code."""
+week's pool of dashboard/sampling.py at commit 74b2d2a) and the Redis QA score store (dashboard/scoring.py
+before the records database), kept verbatim so bench/records_bench.py can run today's store and the new one
+side by side in one run, and tests can write what an installation kept in Redis alone (the input of
+`ivr db migrate-redis` and of the Redis retention). Not product code."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
+from dashboard.scoring import Score, ScoreConflict, ScoreInput
 from ivr import keys
 from ivr.state.callrecord import CallStore
 
@@ -59,3 +63,60 @@ async def candidates_of_week(redis: Redis, since: float, until: float) -> list[t
 async def month_rows(redis: Redis, since: float, until: float) -> list[dict[str, Any]]:
     """What a CSV export of a month had to read from the old store (it had no export): every record."""
     return await CallStore(redis).list(since=since, until=until, limit=10_000_000)
+
+
+class ScoreStore:
+    """QA scores in Redis alone, as the dashboard kept them before the records database."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+
+    async def get(self, score_id: str) -> Score | None:
+        raw = await self._r.get(keys.qa_score(score_id))
+        return None if raw is None else Score.model_validate_json(raw)
+
+    async def for_call(self, call_id: str) -> list[Score]:
+        """Every score of a call, oldest first; the current one has superseded_by None."""
+        ids = await self._r.lrange(keys.qa_call_scores(call_id), 0, -1)
+        scores = [await self.get(str(i)) for i in ids]
+        return [s for s in scores if s is not None]
+
+    async def current(self, call_id: str) -> Score | None:
+        return next((s for s in reversed(await self.for_call(call_id)) if s.superseded_by is None), None)
+
+    async def submit(self, call_id: str, agent: str, week: str, reviewer: str, data: ScoreInput, at: float,
+                     survey: Any = None) -> Score:
+        """Stores a new score; ScoreConflict when it would overwrite instead of supersede."""
+        score = Score.new(call_id, agent, week, reviewer, data, at, survey)
+        list_key = keys.qa_call_scores(call_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(list_key)
+                current = await self.current(call_id)
+                if current is not None and data.supersedes != current.id:
+                    raise ScoreConflict(
+                        f"call {call_id} already has score {current.id} by {current.reviewer}; a score cannot "
+                        "be edited, only superseded with a reason")
+                if current is None and data.supersedes:
+                    raise ScoreConflict(f"score {data.supersedes} is not the current score of call {call_id}")
+                pipe.multi()  # type: ignore[no-untyped-call]
+                if current is not None:
+                    old = current.model_copy(update={"superseded_by": score.id})
+                    pipe.set(keys.qa_score(old.id), old.model_dump_json())
+                pipe.set(keys.qa_score(score.id), score.model_dump_json())
+                pipe.rpush(list_key, score.id)
+                pipe.zadd(keys.QA_SCORES, {score.id: at})
+                await pipe.execute()
+            except WatchError as exc:
+                raise ScoreConflict(f"call {call_id} was scored by someone else just now; reload") from exc
+        return score
+
+    async def all_current(self, since: float | None = None, until: float | None = None) -> list[Score]:
+        """Current (not superseded) scores submitted in [since, until], oldest first."""
+        ids = await self._r.zrangebyscore(keys.QA_SCORES, since if since is not None else "-inf",
+                                          until if until is not None else "+inf")
+        if not ids:
+            return []
+        raws = await self._r.mget([keys.qa_score(str(i)) for i in ids])
+        scores = [Score.model_validate_json(r) for r in raws if r]
+        return [s for s in scores if s.superseded_by is None]

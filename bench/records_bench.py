@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.records_bench --records 20000 --no-pg --no-write   # a quick look
 
 A private Redis gets N call records written through CallRecorder/RecordWriter (the call path's own
-writers; times spread over --days), QA scores (3 per agent and week, dashboard.scoring.ScoreStore) and
+writers; times spread over --days), QA scores (3 per agent and week, bench.records_baseline.ScoreStore) and
 audit entries. Then, on the same data:
   - today's store: the read paths as they were (bench/records_baseline.py) on Redis;
   - the new store: the RecordMover moves every record into SQLite (the default) and PostgreSQL
@@ -39,7 +39,7 @@ from dashboard.call_list import list_calls
 from dashboard.records_db import RecordsDb
 from dashboard.sampling import candidates_of_week
 from dashboard.score_store import SqlScoreStore
-from dashboard.scoring import ScoreInput, ScoreStore, iso_week, report_rows
+from dashboard.scoring import ScoreInput, iso_week, report_rows
 from harness.local_postgres import LocalPostgres
 from harness.local_redis import LocalRedis
 from ivr import keys
@@ -163,7 +163,7 @@ async def generate(hub: RedisHub, n: int, days: float, now: float) -> None:
 async def seed_scores_and_audit(redis_url: str, n: int, days: float, now: float) -> list[dict[str, Any]]:
     """3 scores per agent and week (Redis, as before), and an audit entry for each plus a listen per 10 calls."""
     r = Redis.from_url(redis_url, decode_responses=True)
-    store = ScoreStore(r)
+    store = old.ScoreStore(r)
     made: list[dict[str, Any]] = []
     step = days * DAY / n
     weeks = int(days // 7)
@@ -225,7 +225,7 @@ async def _n(aw: Awaitable[list[Any]]) -> int:
 
 
 async def _report_old(r: Redis, since: float) -> int:
-    scores = await ScoreStore(r).all_current(since=since)
+    scores = await old.ScoreStore(r).all_current(since=since)
     report_rows(scores, "agent")
     report_rows(scores, "week")
     return len(scores)

@@ -11,10 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
-from ivr import keys
 from ivr.clock import zone
 
 # Policy: answering timeliness 20%, accuracy of recorded information 20%,
@@ -96,61 +93,6 @@ def weighted_total(kpis: dict[str, int]) -> float:
         low, high = SCALES[k]
         total += (kpis[k] - low) / (high - low) * weight
     return round(total + 1e-9, 1)
-
-
-class ScoreStore:
-    def __init__(self, redis: Redis) -> None:
-        self._r = redis
-
-    async def get(self, score_id: str) -> Score | None:
-        raw = await self._r.get(keys.qa_score(score_id))
-        return None if raw is None else Score.model_validate_json(raw)
-
-    async def for_call(self, call_id: str) -> list[Score]:
-        """Every score of a call, oldest first; the current one has superseded_by None."""
-        ids = await self._r.lrange(keys.qa_call_scores(call_id), 0, -1)
-        scores = [await self.get(str(i)) for i in ids]
-        return [s for s in scores if s is not None]
-
-    async def current(self, call_id: str) -> Score | None:
-        return next((s for s in reversed(await self.for_call(call_id)) if s.superseded_by is None), None)
-
-    async def submit(self, call_id: str, agent: str, week: str, reviewer: str, data: ScoreInput, at: float,
-                     survey: Any = None) -> Score:
-        """Stores a new score; ScoreConflict when it would overwrite instead of supersede."""
-        score = Score.new(call_id, agent, week, reviewer, data, at, survey)
-        list_key = keys.qa_call_scores(call_id)
-        async with self._r.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(list_key)
-                current = await self.current(call_id)
-                if current is not None and data.supersedes != current.id:
-                    raise ScoreConflict(
-                        f"call {call_id} already has score {current.id} by {current.reviewer}; a score cannot "
-                        "be edited, only superseded with a reason")
-                if current is None and data.supersedes:
-                    raise ScoreConflict(f"score {data.supersedes} is not the current score of call {call_id}")
-                pipe.multi()  # type: ignore[no-untyped-call]
-                if current is not None:
-                    old = current.model_copy(update={"superseded_by": score.id})
-                    pipe.set(keys.qa_score(old.id), old.model_dump_json())
-                pipe.set(keys.qa_score(score.id), score.model_dump_json())
-                pipe.rpush(list_key, score.id)
-                pipe.zadd(keys.QA_SCORES, {score.id: at})
-                await pipe.execute()
-            except WatchError as exc:
-                raise ScoreConflict(f"call {call_id} was scored by someone else just now; reload") from exc
-        return score
-
-    async def all_current(self, since: float | None = None, until: float | None = None) -> list[Score]:
-        """Current (not superseded) scores submitted in [since, until], oldest first."""
-        ids = await self._r.zrangebyscore(keys.QA_SCORES, since if since is not None else "-inf",
-                                          until if until is not None else "+inf")
-        if not ids:
-            return []
-        raws = await self._r.mget([keys.qa_score(str(i)) for i in ids])
-        scores = [Score.model_validate_json(r) for r in raws if r]
-        return [s for s in scores if s.superseded_by is None]
 
 
 def report_rows(scores: list[Score], by: str) -> list[dict[str, Any]]:

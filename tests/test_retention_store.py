@@ -15,10 +15,11 @@ import redis
 from pydantic import ValidationError
 from redis.asyncio import Redis as AsyncRedis
 
+from bench.records_baseline import ScoreStore
 from dashboard.audit import AuditLog
 from dashboard.records_db import RecordsDb
 from dashboard.sampling import Sample
-from dashboard.scoring import ScoreInput, ScoreStore
+from dashboard.scoring import ScoreInput
 from ivr import keys
 from ivr.clock import FixedClock
 from ivr.retention_store import StoreRetentionError, purge_store

@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from dashboard.scoring import ScoreInput, ScoreStore
+from bench.records_baseline import ScoreStore
+from dashboard.scoring import ScoreInput
 from ivr import keys
 from ivr.cli.main import build_app
 from ivr.queueing.callbacks import CallbackRequest, CallbackStore
