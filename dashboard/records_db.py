@@ -31,6 +31,9 @@ class RecordsDb:
         self._schema_ready = False
         self._schema_lock = asyncio.Lock()
         self._outcomes: tuple[float, set[str]] = (0.0, set())
+        # Answers of costly reads, each stored with what it was computed from (the reader checks that first),
+        # e.g. a drawn week's re-draw check (dashboard.sampling.verify).
+        self.memo: dict[str, tuple[Any, Any]] = {}
 
     async def _call(self, fn: Callable[[], T]) -> T:
         async with self._slots:

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from sqlalchemy import Connection
 
 from dashboard.call_list import pending_records
 from dashboard.records_db import RecordsDb
 from ivr import keys
 from ivr.clock import zone
 from ivr.records import samples as sql_samples
-from ivr.records.calls import recorded_calls
 
 WEEK = re.compile(r"^([0-9]{4})-W([0-9]{1,3})$")
 
@@ -122,16 +122,41 @@ def draw(candidates: list[Candidate], seed: int, per_agent: int, spot_checks: in
     return sorted(items, key=lambda i: (i.reviewer, i.agent, i.call_id))
 
 
-async def candidates_of_week(redis: Redis, db: RecordsDb, week: str, tz: str) -> list[Candidate]:
-    """Calls of the week that an agent took and that have a recording: an indexed query of the records
-    database (in a worker thread: the wallboard keeps streaming), plus the calls not moved there yet."""
+def _range(week: str, tz: str) -> tuple[float, float]:
     start, end = week_bounds(week, tz)
-    since, until = start.timestamp(), end.timestamp() - 0.001
-    pool = {cid: agent for cid, agent in await db.read(lambda conn: recorded_calls(conn, since, until))}
-    for r in await pending_records(redis):
-        if r.get("agent") and isinstance(r.get("recording"), dict) and since <= _start_of(r) <= until:
-            pool[str(r["call_id"])] = str(r["agent"])
+    return start.timestamp(), end.timestamp() - 0.001
+
+
+async def _unmoved_pool(redis: Redis, since: float, until: float) -> dict[str, str]:
+    """call_id -> agent of the week's recorded calls not moved into the records database yet."""
+    return {str(r["call_id"]): str(r["agent"]) for r in await pending_records(redis)
+            if r.get("agent") and isinstance(r.get("recording"), dict) and since <= _start_of(r) <= until}
+
+
+def _pool(conn: Connection, since: float, until: float, unmoved: dict[str, str]) -> list[Candidate]:
+    pool = dict(sql_samples.pool(conn, since, until))
+    pool.update(unmoved)
     return [Candidate(cid, agent) for cid, agent in pool.items()]
+
+
+async def candidates_of_week(redis: Redis, db: RecordsDb, week: str, tz: str) -> list[Candidate]:
+    """Calls of the week that an agent took and that have a recording: an index-only query of the records
+    database, plus the calls not moved there yet; built in a worker thread (the wallboard keeps streaming)."""
+    since, until = _range(week, tz)
+    unmoved = await _unmoved_pool(redis, since, until)
+    return await db.read(lambda conn: _pool(conn, since, until, unmoved))
+
+
+async def calls_so_far(redis: Redis, db: RecordsDb, week: str, tz: str) -> int:
+    """How many calls the week's pool has now, counted in SQL (the index alone) plus those not moved yet."""
+    since, until = _range(week, tz)
+    unmoved = await _unmoved_pool(redis, since, until)
+
+    def count(conn: Connection) -> int:
+        stored = sql_samples.pool_fingerprint(conn, since, until)[0]
+        return stored + len(set(unmoved) - sql_samples.in_pool(conn, since, until, list(unmoved)))
+
+    return await db.read(count)
 
 
 def _start_of(record: dict[str, Any]) -> float:
@@ -154,11 +179,17 @@ async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_age
     existing = await stored_sample(redis, db, week)
     if existing is not None:
         return existing, False
-    pool = await candidates_of_week(redis, db, week, tz)
     seed = secrets.randbits(63) if seed is None else seed
-    sample = Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
-                    population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
-                    items=draw(pool, seed, per_agent, spot_checks, reviewers))
+    since, until = _range(week, tz)
+    unmoved = await _unmoved_pool(redis, since, until)
+
+    def drawn(conn: Connection) -> Sample:  # the pool and the draw in the worker thread, off the loop
+        pool = _pool(conn, since, until, unmoved)
+        return Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
+                      population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
+                      items=draw(pool, seed, per_agent, spot_checks, reviewers))
+
+    sample = await db.read(drawn)
     end = week_bounds(week, tz)[1].timestamp()
     if not await db.write(lambda conn: sql_samples.insert_once(conn, week, end, now, sample.to_json())):
         # Another process drew it between our read and write: theirs stands.
@@ -168,9 +199,22 @@ async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_age
 
 
 async def verify(redis: Redis, db: RecordsDb, sample: Sample, tz: str) -> dict[str, Any]:
-    """Redo the draw from the stored seed; equal when the week's recorded calls are unchanged."""
-    pool = await candidates_of_week(redis, db, sample.week, tz)
-    redo = draw(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
-    same_pool = digest(pool) == sample.population_digest
-    return {"population_unchanged": same_pool,
-            "same_draw": redo == sample.items}
+    """Redo the draw from the stored seed; equal when the week's recorded calls are unchanged. Redone only
+    when the pool's fingerprint (ivr.records.samples.pool_fingerprint, from the index alone) or the calls
+    not moved yet changed since the last check in this process; else that check's answer stands."""
+    since, until = _range(sample.week, tz)
+    unmoved = await _unmoved_pool(redis, since, until)
+    key = (await db.read(lambda conn: sql_samples.pool_fingerprint(conn, since, until)), sorted(unmoved.items()))
+    memo_key = f"sample-check:{sample.week}:{sample.seed}"
+    known = db.memo.get(memo_key)
+    if known is not None and known[0] == key:
+        return dict(known[1])
+
+    def check(conn: Connection) -> dict[str, Any]:
+        pool = _pool(conn, since, until, unmoved)
+        redo = draw(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
+        return {"population_unchanged": digest(pool) == sample.population_digest, "same_draw": redo == sample.items}
+
+    result = await db.read(check)
+    db.memo[memo_key] = (key, result)
+    return dict(result)

@@ -17,7 +17,7 @@ from dashboard.periodic import Periodic
 from dashboard.records_db import records
 from dashboard.sampling import (
     Sample,
-    candidates_of_week,
+    calls_so_far,
     ensure_sample,
     normalize_week,
     previous_week,
@@ -47,7 +47,7 @@ def week_over(svc: Services, week: str) -> bool:
 async def not_drawn(svc: Services, week: str) -> dict[str, object]:
     """What a reader is told about a week without a sample: its recorded calls so far, when it is drawn."""
     end = week_bounds(week, svc.settings.timezone)[1]
-    calls = len(await candidates_of_week(svc.redis, records(svc), week, svc.settings.timezone))
+    calls = await calls_so_far(svc.redis, records(svc), week, svc.settings.timezone)
     when = (f"drawn automatically within the hour after {end.isoformat(timespec='minutes')}"
             if not week_over(svc, week) else "the week is over: drawn within the hour, or draw it now")
     return {"week": week, "drawn": False, "calls_so_far": calls, "week_ends": end.isoformat(), "when": when}

@@ -165,15 +165,6 @@ def outcomes(conn: Connection) -> set[str]:
     return {o for (o,) in conn.execute(select(CallRow.outcome).distinct()) if o is not None}
 
 
-def recorded_calls(conn: Connection, since: float, until: float) -> list[tuple[str, str]]:
-    """(call_id, agent) of the calls started in [since, until] that an agent took and that have a recording."""
-    rows = conn.execute(select(CallRow.call_id, CallRow.agent).with_hint(
-        CallRow, "INDEXED BY ix_calls_pool", "sqlite").where(
-        CallRow.started_at >= since, CallRow.started_at <= until, CallRow.agent.is_not(None),
-        CallRow.has_recording.is_(True)))
-    return [(r.call_id, r.agent) for r in rows]
-
-
 CSV_COLUMNS = ("call_id", "started_at", "ended_at", "duration", "caller", "called", "flow", "language", "queue",
                "agent", "outcome", "category", "answer_wait_s", "answered_in_time", "survey_score", "has_recording")
 

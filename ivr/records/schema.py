@@ -54,7 +54,9 @@ class CallRow(Base):
         # sample pool read these alone, not the rows (a quarter's report: 1.5 s -> about 0.1 s at 300,000 calls).
         Index("ix_calls_kpi", "agent", "started_at", "answered_in_time", "survey_pct"),
         Index("ix_calls_category_outcome", "category", "outcome", "started_at", "duration"),
-        Index("ix_calls_pool", "started_at", "has_recording", "agent", "call_id"),
+        # moved_at (migration 0008): the pool's fingerprint (count, newest move) from the index alone, so a
+        # drawn week's re-draw check is redone only when a call of its week changed.
+        Index("ix_calls_pool", "started_at", "has_recording", "agent", "call_id", "moved_at"),
     )
 
 

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from dashboard.app import create_app
 from dashboard.records_db import RecordsDb
-from dashboard.sampling import candidates_of_week
+from dashboard.sampling import calls_so_far, candidates_of_week, ensure_sample, verify
 from harness.local_postgres import LocalPostgres
 from ivr.records import db
 from ivr.records.calls import to_row, upsert_calls
@@ -137,6 +137,44 @@ async def test_week_pool_comes_from_sql_and_the_calls_not_moved_yet(settings: Se
         records_db.close()
     want = {f"w{i}" for i in range(30) if i % 3} | {"live"}
     assert {c.call_id for c in pool} == want and len(pool) == len(want)
+
+
+@pytest.mark.timeout(60)
+async def test_a_drawn_weeks_check_is_redone_only_when_its_pool_changed(settings: Settings, redis_url: str) -> None:
+    week, tz = "2026-W10", "Asia/Shanghai"
+    monday = datetime(2026, 3, 2, tzinfo=ZoneInfo(tz)).timestamp()
+    rec = {"dir": "/r", "mixed": "m.wav"}
+
+    def store(rows: list[dict[str, Any]], moved_at: float) -> None:
+        engine = db.make_engine(db.database_url(settings))
+        db.upgrade(engine)
+        with engine.begin() as conn:
+            upsert_calls(conn, [to_row(r, [], moved_at=moved_at) for r in rows])
+        engine.dispose()
+
+    calls = [{"call_id": f"w{i}", "start": monday + i * 3600, "agent": f"10{i % 3}", "outcome": "answered",
+              "recording": rec} for i in range(20)]
+    store(calls, 1000.0)
+    records_db, r = RecordsDb(settings), Redis.from_url(redis_url)
+    try:
+        sample, drawn = await ensure_sample(r, records_db, week, tz, 2, 2, ["sup"], now=monday + 7 * 86400)
+        assert drawn and sample.population == 20 and len(sample.items) == 8
+        ok = {"population_unchanged": True, "same_draw": True}
+        assert await verify(r, records_db, sample, tz) == ok
+        assert await verify(r, records_db, sample, tz) == ok  # answered from the memo
+        assert records_db.memo[f"sample-check:{week}:{sample.seed}"][1] == ok
+        store([{**calls[0], "agent": "1099"}], 2000.0)  # a call of the week moved again with another agent
+        assert (await verify(r, records_db, sample, tz))["population_unchanged"] is False
+        store([{**calls[0]}], 3000.0)
+        assert await verify(r, records_db, sample, tz) == ok
+        write_call(redis_url, "live", monday + 100_000, agent="1009", recording=rec)  # not moved yet
+        assert (await verify(r, records_db, sample, tz))["population_unchanged"] is False
+        assert await calls_so_far(r, records_db, week, tz) == 21
+        write_call(redis_url, "w3", monday + 3 * 3600, agent="100", recording=rec)  # in both: counted once
+        assert await calls_so_far(r, records_db, week, tz) == 21
+    finally:
+        await r.aclose()
+        records_db.close()
 
 
 @pytest.mark.timeout(120)
