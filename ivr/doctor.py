@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ivr import keys
+from ivr.asterisk.private import secret_problems
 from ivr.prompts.synth import prompt_file
 from ivr.queueing.ami import AmiError, connect_ami
 from ivr.settings import Settings
@@ -42,6 +43,19 @@ async def check_ami(settings: Settings, limit_s: float = 3.0) -> Check:
                      "differ from Asterisk's manager.conf")
     manager.close()
     return Check(True, f"AMI at {settings.ami_host}:{settings.ami_port}: logged in as {settings.ami_user!r}")
+
+
+def check_ami_secret(settings: Settings) -> Check:
+    """IVR_AMI_SECRET is one production accepts (not a default, empty or short one)."""
+    problems = secret_problems(settings)
+    if problems:
+        return Check(False, f"AMI secret: {'; '.join(problems)} (`ivr serve` and the config render refuse it)",
+                     "set a long random IVR_AMI_SECRET (e.g. `openssl rand -base64 24`), then "
+                     "`ivr asterisk start` (or restart hotline-asterisk) and restart `ivr serve`")
+    if not settings.dashboard_production:
+        return Check(True, "AMI secret: not checked for strength (development mode; production, "
+                           "IVR_DASHBOARD_PRODUCTION=true, refuses a default, empty or short one)")
+    return Check(True, "AMI secret: accepted in production mode")
 
 
 async def check_agi_port(settings: Settings, limit_s: float = 3.0) -> Check:
@@ -139,7 +153,7 @@ async def run_checks(settings: Settings, prompt_texts: Iterable[tuple[str, str]]
     """Every check, the network ones at the same time."""
     network = await asyncio.gather(check_ami(settings, limit_s), check_agi_port(settings, limit_s),
                                    check_redis(settings, limit_s), check_users(settings, limit_s))
-    return [*network, *check_vosk_models(settings),
+    return [check_ami_secret(settings), *network, *check_vosk_models(settings),
             check_writable(settings.recordings_dir, "IVR_RECORDINGS_DIR"),
             check_writable(settings.state_dir, "IVR_STATE_DIR"),
             check_prompts(prompt_texts, flow_errors, settings.prompts_path)]

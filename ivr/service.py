@@ -18,6 +18,7 @@ import logging
 from agi.channel import AgiChannel
 from agi.server import FastAgiServer, Handler
 from ivr import keys
+from ivr.asterisk.private import check_secrets
 from ivr.callflow.store import FlowStore
 from ivr.clock import Clock, clock_from_settings
 from ivr.engine.engine import FlowEngine
@@ -51,6 +52,8 @@ class HotlineService:
 
     async def start(self) -> None:
         s = self.settings
+        # The listener and dialer log in to AMI with it: refused here as at render (InsecureSecret)
+        check_secrets(s, refused="ivr serve not started")
         self.hub = RedisHub(s.redis_url)
         self.tasks = TaskSupervisor(on_death=self._count_death)
         self.lease = LeaderLease.from_settings(s, self.hub.client)

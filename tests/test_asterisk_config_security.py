@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from harness.ports import free_port
 from ivr.asterisk.config import render
 from ivr.asterisk.private import InsecureSecret
-from ivr.settings import Settings, load_settings
+from ivr.service import HotlineService
+from ivr.settings import REPO_ROOT, Settings, load_settings
 
 pytestmark = pytest.mark.timeout(60)
 STRONG = "a-strong-ami-secret-42"
@@ -152,3 +155,24 @@ def test_values_a_caller_or_flow_chooses_are_checked(tmp_path: Path) -> None:
     assert callback.index("REGEX(") < callback.index("Dial(${IVR_CB_DIAL},${FILTER(0-9,${IVR_CB_TIMEOUT})},")
     names = text[text.index("exten => names,1"):]
     assert "Set(MONITOR_EXEC=)" in names  # app_queue runs MONITOR_EXEC as a shell command
+
+
+def test_serve_refuses_a_weak_ami_secret_in_production(tmp_path: Path) -> None:
+    agi_port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "IVR_DASHBOARD_PRODUCTION": "true", "IVR_AMI_SECRET": "change-me",
+           "IVR_AGI_PORT": str(agi_port), "IVR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "IVR_STATE_DIR": str(tmp_path / "state"), "IVR_RECORDINGS_DIR": str(tmp_path / "rec")}
+    result = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "ivr"), "serve"], env=env, capture_output=True,
+                            text=True, timeout=30, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "ivr serve not started (production mode: IVR_DASHBOARD_PRODUCTION=true): IVR_AMI_SECRET is the " \
+           "default 'change-me'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_service_refuses_before_it_listens(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, dashboard_production=True, ami_secret="short-secret", agi_port=free_port())
+    with pytest.raises(InsecureSecret, match="IVR_AMI_SECRET is 12 characters long"):
+        await HotlineService(settings).start()
+    with pytest.raises(OSError):  # nothing was bound: the FastAGI port is still closed
+        socket.create_connection(("127.0.0.1", settings.agi_port), timeout=2).close()

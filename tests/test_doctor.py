@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from harness.ports import free_port
-from ivr.doctor import check_agi_port, check_ami, check_redis, check_users, check_vosk_models, check_writable
+from ivr.doctor import (
+    check_agi_port,
+    check_ami,
+    check_ami_secret,
+    check_redis,
+    check_users,
+    check_vosk_models,
+    check_writable,
+)
 from ivr.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.timeout(30)
@@ -75,3 +83,33 @@ def test_cli_exit_code_and_fix_lines(tmp_path: Path, redis_url: str) -> None:
                                                                      for line in lines)
     assert any(line.startswith("FAIL prompts in") for line in lines)  # a fresh state dir has none built
     assert sum(line.startswith("     fix: ") for line in lines) == sum(line.startswith("FAIL") for line in lines)
+
+
+@pytest.mark.parametrize(("secret", "why"), [
+    ("change-me", "is the default 'change-me'"),
+    ("", "is empty"),
+    ("short-secret", "is 12 characters long"),
+])
+def test_weak_ami_secret_fails_in_production(secret: str, why: str) -> None:
+    check = check_ami_secret(Settings(dashboard_production=True, ami_secret=secret))
+    assert not check.ok
+    assert f"IVR_AMI_SECRET {why}" in check.what and "ivr serve" in check.what
+    assert "IVR_AMI_SECRET" in check.fix
+
+
+def test_ami_secret_in_development_and_a_strong_one_in_production() -> None:
+    dev = check_ami_secret(Settings(ami_secret="change-me"))
+    assert dev.ok and "development mode" in dev.what  # accepted, and the report says why
+    assert not check_ami_secret(Settings(ami_secret="change-me;write=all")).ok  # breaks manager.conf anywhere
+    assert check_ami_secret(Settings(dashboard_production=True, ami_secret="a-strong-ami-secret-42")).ok
+
+
+def test_cli_reports_a_weak_ami_secret_in_production(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "IVR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "IVR_AMI_PORT": str(free_port()), "IVR_AGI_PORT": str(free_port()),
+           "IVR_STATE_DIR": str(tmp_path), "IVR_RECORDINGS_DIR": str(tmp_path),
+           "IVR_DASHBOARD_PRODUCTION": "true", "IVR_AMI_SECRET": "change-me"}
+    result = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "ivr"), "doctor", "--timeout", "1"], env=env,
+                            capture_output=True, text=True, timeout=25, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL AMI secret: IVR_AMI_SECRET is the default 'change-me'" in result.stdout, result.stdout

@@ -3,7 +3,8 @@
 The AMI secret goes into manager.conf and the agents' SIP passwords into pjsip_agents.conf; the
 AGI wrappers carry the deployment's settings. All of them are written 0600 in a 0700 runtime dir
 (Asterisk runs as our user), and in production mode (IVR_DASHBOARD_PRODUCTION=true, the mode the
-dashboard already enforces for its users) a default, empty or short secret stops the render.
+dashboard already enforces for its users) a default, empty or short secret stops the render, and
+`ivr serve` (which logs in to AMI with it) refuses to start; `ivr doctor` reports it.
 """
 
 from __future__ import annotations
@@ -43,16 +44,24 @@ def secret_problem(value: str, production: bool) -> str | None:
     return None
 
 
-def check_secrets(settings: Settings, agent_secrets: Mapping[str, str]) -> None:
-    """Raise InsecureSecret naming every bad secret (IVR_AMI_SECRET, IVR_AGENT_SECRET_<id>)."""
-    production = settings.dashboard_production
+def secret_problems(settings: Settings, agent_secrets: Mapping[str, str] | None = None) -> list[str]:
+    """Every bad secret, named by its setting (IVR_AMI_SECRET, IVR_AGENT_SECRET_<id>), with why."""
     named = {"IVR_AMI_SECRET": settings.ami_secret}
-    named.update({f"IVR_AGENT_SECRET_{agent}": s for agent, s in sorted(agent_secrets.items())})
-    problems = [f"{name} {why}" for name, value in named.items()
-                if (why := secret_problem(value, production)) is not None]
+    named.update({f"IVR_AGENT_SECRET_{agent}": s for agent, s in sorted((agent_secrets or {}).items())})
+    return [f"{name} {why}" for name, value in named.items()
+            if (why := secret_problem(value, settings.dashboard_production)) is not None]
+
+
+def check_secrets(settings: Settings, agent_secrets: Mapping[str, str] | None = None,
+                  refused: str = "Asterisk config not rendered") -> None:
+    """Raise InsecureSecret naming every bad secret; `refused` says what did not happen.
+
+    Checked wherever a secret is used, not only at render: `ivr serve` logs in to AMI with
+    IVR_AMI_SECRET, and a manager.conf rendered elsewhere (or by hand) escapes the render's check."""
+    problems = secret_problems(settings, agent_secrets)
     if problems:
-        mode = " (production mode: IVR_DASHBOARD_PRODUCTION=true)" if production else ""
-        raise InsecureSecret(f"Asterisk config not rendered{mode}: " + "; ".join(problems))
+        mode = " (production mode: IVR_DASHBOARD_PRODUCTION=true)" if settings.dashboard_production else ""
+        raise InsecureSecret(f"{refused}{mode}: " + "; ".join(problems))
 
 
 def wrapper_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -11,7 +11,8 @@ import typer
 def doctor(
     timeout: Annotated[float, typer.Option(help="seconds each network check may take")] = 3.0,
 ) -> None:
-    """Check AMI, the FastAGI port, Redis, dashboard users, Vosk models, writable dirs, built prompts."""
+    """Check the AMI secret and login, the FastAGI port, Redis, dashboard users, Vosk models, writable dirs,
+    built prompts."""
     from ivr.cli.prompts import collect_texts
     from ivr.doctor import run_checks
     from ivr.settings import load_settings

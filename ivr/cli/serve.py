@@ -17,6 +17,7 @@ def serve(
 
     Several nodes may serve one Asterisk (IVR_AGI_SERVERS): the one holding the leader lease also
     applies the AMI listener's events and dials queued callbacks (docs/operations.md)."""
+    from ivr.asterisk.private import InsecureSecret
     from ivr.service import HotlineService
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -30,4 +31,8 @@ def serve(
         finally:
             await service.stop()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except InsecureSecret as exc:  # a setting to fix, refused before anything listens: no traceback
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
