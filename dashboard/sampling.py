@@ -96,30 +96,46 @@ def previous_week(now: datetime) -> str:
     return week_of(now - timedelta(days=7))
 
 
-def digest(candidates: list[Candidate]) -> str:
-    text = "\n".join(f"{c.call_id}\t{c.agent}" for c in sorted(candidates, key=lambda c: c.call_id))
+# The pool is kept as call_id -> agent (a dict of strings), not as Candidate objects: a week is tens of
+# thousands of calls, and that many live objects made the collector's full passes, which stop every thread,
+# stall the event loop for 70-100 ms while the draw ran in its worker thread.
+Pool = dict[str, str]
+
+
+def pool_digest(pool: Pool) -> str:
+    text = "\n".join(f"{cid}\t{pool[cid]}" for cid in sorted(pool))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def digest(candidates: list[Candidate]) -> str:
+    return pool_digest({c.call_id: c.agent for c in candidates})
+
+
+def draw_pool(pool: Pool, seed: int, per_agent: int, spot_checks: int, reviewers: list[str]) -> list[SampleItem]:
+    """Deterministic for the same pool: calls in call_id order, each agent's quota drawn in agent order,
+    then the spot checks, shuffled and dealt round-robin to the sorted reviewers."""
+    rng = random.Random(seed)
+    ids = sorted(pool)
+    by_agent: dict[str, list[str]] = {}
+    for cid in ids:
+        by_agent.setdefault(pool[cid], []).append(cid)
+    chosen: list[tuple[str, str]] = []
+    for agent in sorted(by_agent):
+        calls = by_agent[agent]
+        chosen += [(c, "agent") for c in rng.sample(calls, min(per_agent, len(calls)))]
+    taken = {c for c, _ in chosen}
+    rest = [c for c in ids if c not in taken]
+    chosen += [(c, "spot") for c in rng.sample(rest, min(spot_checks, len(rest)))]
+    order = sorted(reviewers) or ["(unassigned)"]
+    rng.shuffle(chosen)
+    items = [SampleItem(c, pool[c], kind, order[i % len(order)]) for i, (c, kind) in enumerate(chosen)]
+    return sorted(items, key=lambda i: (i.reviewer, i.agent, i.call_id))
 
 
 def draw(candidates: list[Candidate], seed: int, per_agent: int, spot_checks: int,
          reviewers: list[str]) -> list[SampleItem]:
     """Deterministic for the same inputs, whatever order the candidates come in."""
-    rng = random.Random(seed)
-    pool = sorted(candidates, key=lambda c: c.call_id)
-    by_agent: dict[str, list[Candidate]] = {}
-    for c in pool:
-        by_agent.setdefault(c.agent, []).append(c)
-    chosen: list[tuple[Candidate, str]] = []
-    for agent in sorted(by_agent):
-        calls = by_agent[agent]
-        chosen += [(c, "agent") for c in rng.sample(calls, min(per_agent, len(calls)))]
-    taken = {c.call_id for c, _ in chosen}
-    rest = [c for c in pool if c.call_id not in taken]
-    chosen += [(c, "spot") for c in rng.sample(rest, min(spot_checks, len(rest)))]
-    order = sorted(reviewers) or ["(unassigned)"]
-    rng.shuffle(chosen)
-    items = [SampleItem(c.call_id, c.agent, kind, order[i % len(order)]) for i, (c, kind) in enumerate(chosen)]
-    return sorted(items, key=lambda i: (i.reviewer, i.agent, i.call_id))
+    return draw_pool({c.call_id: c.agent for c in candidates}, seed, per_agent, spot_checks, reviewers)
 
 
 def _range(week: str, tz: str) -> tuple[float, float]:
@@ -127,16 +143,16 @@ def _range(week: str, tz: str) -> tuple[float, float]:
     return start.timestamp(), end.timestamp() - 0.001
 
 
-async def _unmoved_pool(redis: Redis, since: float, until: float) -> dict[str, str]:
+async def _unmoved_pool(redis: Redis, since: float, until: float) -> Pool:
     """call_id -> agent of the week's recorded calls not moved into the records database yet."""
     return {str(r["call_id"]): str(r["agent"]) for r in await pending_records(redis)
             if r.get("agent") and isinstance(r.get("recording"), dict) and since <= _start_of(r) <= until}
 
 
-def _pool(conn: Connection, since: float, until: float, unmoved: dict[str, str]) -> list[Candidate]:
-    pool = dict(sql_samples.pool(conn, since, until))
+def _pool(conn: Connection, since: float, until: float, unmoved: Pool) -> Pool:
+    pool = sql_samples.pool(conn, since, until)
     pool.update(unmoved)
-    return [Candidate(cid, agent) for cid, agent in pool.items()]
+    return pool
 
 
 async def candidates_of_week(redis: Redis, db: RecordsDb, week: str, tz: str) -> list[Candidate]:
@@ -144,7 +160,8 @@ async def candidates_of_week(redis: Redis, db: RecordsDb, week: str, tz: str) ->
     database, plus the calls not moved there yet; built in a worker thread (the wallboard keeps streaming)."""
     since, until = _range(week, tz)
     unmoved = await _unmoved_pool(redis, since, until)
-    return await db.read(lambda conn: _pool(conn, since, until, unmoved))
+    pool = await db.read(lambda conn: _pool(conn, since, until, unmoved))
+    return [Candidate(cid, agent) for cid, agent in pool.items()]
 
 
 async def calls_so_far(redis: Redis, db: RecordsDb, week: str, tz: str) -> int:
@@ -186,8 +203,8 @@ async def ensure_sample(redis: Redis, db: RecordsDb, week: str, tz: str, per_age
     def drawn(conn: Connection) -> Sample:  # the pool and the draw in the worker thread, off the loop
         pool = _pool(conn, since, until, unmoved)
         return Sample(week=week, seed=seed, drawn_at=now, per_agent=per_agent, spot_checks=spot_checks,
-                      population=len(pool), population_digest=digest(pool), reviewers=sorted(reviewers),
-                      items=draw(pool, seed, per_agent, spot_checks, reviewers))
+                      population=len(pool), population_digest=pool_digest(pool), reviewers=sorted(reviewers),
+                      items=draw_pool(pool, seed, per_agent, spot_checks, reviewers))
 
     sample = await db.read(drawn)
     end = week_bounds(week, tz)[1].timestamp()
@@ -212,8 +229,9 @@ async def verify(redis: Redis, db: RecordsDb, sample: Sample, tz: str) -> dict[s
 
     def check(conn: Connection) -> dict[str, Any]:
         pool = _pool(conn, since, until, unmoved)
-        redo = draw(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
-        return {"population_unchanged": digest(pool) == sample.population_digest, "same_draw": redo == sample.items}
+        redo = draw_pool(pool, sample.seed, sample.per_agent, sample.spot_checks, sample.reviewers)
+        return {"population_unchanged": pool_digest(pool) == sample.population_digest,
+                "same_draw": redo == sample.items}
 
     result = await db.read(check)
     db.memo[memo_key] = (key, result)
