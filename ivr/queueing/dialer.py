@@ -13,6 +13,7 @@ Nothing is claimed that cannot be dialled: a callback the numbering plan refuses
 plan, or the plan changed) or whose record does not decode is failed with its reason, counted, and the
 tick goes on; so does it after any other failure of one callback. Only a lost AMI connection ends a tick.
 One dial at a time per dialer: bounded load, and an agent is never offered two callbacks at once.
+The AMI side (the connection, QueueStatus, the Originate and its outcome) is ivr.queueing.dial_ami.
 
 Several nodes: only the leader dials (ivr.state.lease; the claim itself checks the lease in Redis).
 Each claim carries a token and only that token records the attempt, so a dial is recorded once. A
@@ -26,7 +27,6 @@ claimed again while its claim runs: no callback is dialled twice at once, or aga
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from datetime import datetime
@@ -38,11 +38,12 @@ import redis.asyncio as aioredis
 from ivr import keys
 from ivr.clock import Clock, WallTime
 from ivr.privacy.masking import mask_number
-from ivr.queueing.ami import AmiError, connect_ami, response_of, send
+from ivr.queueing.ami import AmiError
 from ivr.queueing.callbacks import CallbackError, CallbackRequest, CallbackStore, Outcome, Unreadable
+from ivr.queueing.dial_ami import CUSTOMER_STATUS, REDIS_TIMEOUT, CallbackAmi
 from ivr.queueing.live import callback_ops
 from ivr.queueing.model import QueueConfig
-from ivr.queueing.pbx import interface, ring_cycle
+from ivr.queueing.pbx import ring_cycle
 from ivr.schedule import Schedule, read_override
 from ivr.settings import Settings
 from ivr.state.lease import LeaderLease
@@ -51,10 +52,6 @@ from ivr.state.redis import RedisGetter
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
-CALLBACK_CONTEXT = "ivr-callback"
-CUSTOMER_STATUS: dict[str, Outcome] = {"ANSWER": "answered", "NOANSWER": "customer_no_answer",
-                                       "BUSY": "customer_busy"}
-REDIS_TIMEOUT = 1.0
 
 
 def dial_string(template: str, number: str) -> str:
@@ -81,9 +78,7 @@ class CallbackDialer:
         self.lease = lease
         self.poll_s = settings.callback_poll_s
         self.ring_s = cfg.ring_timeout_s(ring_cycle(cfg, settings))  # agent and customer: "3 rings" each
-        self._manager: Any = None
-        self._lost = asyncio.Event()
-        self._results: dict[str, asyncio.Future[str]] = {}
+        self.ami = CallbackAmi(settings, cfg.agents, self.ring_s, wall)
         self.attempts = 0
         self.failed_undialable = 0  # failed without a dial: refused by the plan, or unreadable
         self.errors = 0  # callbacks whose handling raised; the tick went on with the others
@@ -96,12 +91,12 @@ class CallbackDialer:
                     await self.tick()
                 except (AmiError, CallbackError, OSError) as exc:
                     log.warning("callback dialer: %s", exc)
-                    self._drop_manager()
+                    self.ami.close()
                 except Exception:
                     log.exception("callback dialer: tick failed")
                 await asyncio.sleep(self.poll_s)
         finally:
-            self._drop_manager()
+            self.ami.close()
 
     async def tick(self) -> int:
         """Dial what is due now; returns the number of attempts made."""
@@ -142,7 +137,7 @@ class CallbackDialer:
         if dial is None:
             await self._fail_undialable(redis, store, queue, cb.id, cb, reason)
             return "failed"
-        waiting, agent = await self._line(redis, queue)
+        waiting, agent = await self.ami.line(redis, queue)
         # The callback keeps its place: nobody who entered before it, and no VIP, still waits.
         if agent is None or any(prio > 0 or since < cb.enqueued_at for since, prio in waiting):
             return "blocked"
@@ -162,7 +157,7 @@ class CallbackDialer:
     async def on_user_event(self, e: dict[str, str]) -> None:
         """UserEvent(IvrCallback) heard by the leader's AMI listener: the outcome of an orphan's dial."""
         cb_id = str(e.get("Id", ""))
-        if str(e.get("UserEvent", "")) != "IvrCallback" or not cb_id or cb_id in self._results:
+        if str(e.get("UserEvent", "")) != "IvrCallback" or not cb_id or self.ami.ours(cb_id):
             return  # not a callback, or our own dial in progress (its outcome comes on our connection)
         redis = await self.redis()
         if redis is None:
@@ -218,81 +213,6 @@ class CallbackDialer:
         except Exception as exc:  # Redis slow or gone: the wallboard misses one count, the dialer goes on
             log.warning("callback dialer: %s counter of queue %s not written (%s)", what, queue, exc)
 
-    async def _line(self, redis: aioredis.Redis, queue: str) -> tuple[list[tuple[float, int]], str | None]:
-        """Asterisk's truth (QueueStatus): the callers waiting as (since, priority), and a free agent.
-
-        `since` is the caller's ORIGINAL entry time from the live state when the listener has it (the
-        engine re-enters Queue() after each announcement, which restarts Asterisk's Wait)."""
-        reply = await send(await self._ami(), {"Action": "QueueStatus", "Queue": queue}, 10.0, as_list=True)
-        messages = reply if isinstance(reply, list) else [reply]
-        known = await asyncio.wait_for(redis.hgetall(keys.queue_callers(queue)), REDIS_TIMEOUT)
-        live = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in known.items()}
-        now, waiting, free = self.wall(), [], None
-        for m in messages:
-            event = str(m.get("Event", ""))
-            if event == "QueueEntry":
-                entry = live.get(str(m.get("Uniqueid")), {})
-                since = float(entry.get("since") or now - float(m.get("Wait") or 0))
-                waiting.append((since, int(m.get("Priority") or 0)))
-            elif event == "QueueMember" and free is None:
-                member = str(m.get("Location") or m.get("Interface") or "").removeprefix("PJSIP/")
-                idle = str(m.get("Status")) == "1" and str(m.get("InCall")) != "1"
-                if idle and str(m.get("Paused")) != "1" and member in self.cfg.agents:
-                    free = member
-        return waiting, free
-
-    async def _ami(self) -> Any:
-        if self._manager is not None and not self._lost.is_set():
-            return self._manager
-        self._drop_manager()
-        manager = await connect_ami(self.settings, events="user,call")
-        self._lost = asyncio.Event()
-        lost = self._lost
-        setattr(manager, "connect", lambda *a, **k: None)  # noqa: B010 - no hidden panoramisk reconnects
-        setattr(manager, "on_disconnect", lambda *_: lost.set())  # noqa: B010
-        manager.register_event("UserEvent", self._on_user_event)
-        self._manager = manager
-        return manager
-
-    def _drop_manager(self) -> None:
-        if self._manager is not None:
-            self._manager.close()
-            self._manager = None
-
-    def _on_user_event(self, _manager: Any, event: Any) -> None:
-        if str(event.get("UserEvent", "")) != "IvrCallback":
-            return
-        fut = self._results.get(str(event.get("Id", "")))
-        if fut is not None and not fut.done():
-            fut.set_result(str(event.get("Status", "")).upper())
-
-    async def _dial(self, cb: CallbackRequest, agent: str, dial: str) -> tuple[Outcome, dict[str, Any]]:
-        manager = await self._ami()
-        result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._results[cb.id] = result
-        action = {
-            "Action": "Originate", "Channel": interface(agent), "Context": CALLBACK_CONTEXT, "Exten": "s",
-            "Priority": "1", "Timeout": str(self.ring_s * 1000), "Async": "true",
-            "CallerID": f'"callback {cb.queue}" <{cb.number}>',
-            "Variable": f"IVR_CB_ID={cb.id},IVR_CB_DIAL={dial},IVR_CB_TIMEOUT={self.ring_s}",
-        }
-        detail: dict[str, Any] = {"agent": agent, "dial": self.masked_dial(cb.number)}
-        try:
-            reply = await send(manager, action, self.ring_s + 15.0, as_list=True)
-            messages = reply if isinstance(reply, list) else [reply]
-            origin = messages[-1] if len(messages) > 1 else response_of(reply)
-            if str(origin.get("Response", "")) != "Success":
-                detail["reason"] = str(origin.get("Reason") or origin.get("Message") or "")
-                return "agent_no_answer", detail
-            status = await asyncio.wait_for(result, self.ring_s + 30.0)
-        except TimeoutError:
-            detail["reason"] = "no outcome from the dialplan"
-            return "failed", detail
-        finally:
-            self._results.pop(cb.id, None)
-        detail["dialstatus"] = status
-        return CUSTOMER_STATUS.get(status, "failed"), detail
-
     async def _orphan(self, redis: aioredis.Redis, store: CallbackStore, cb: CallbackRequest, outcome: Outcome,
                       detail: dict[str, Any]) -> None:
         """Record the attempt of a dial another node (or our restarted task) made; once, by its token."""
@@ -309,7 +229,7 @@ class CallbackDialer:
                        dial: str, token: str) -> None:
         self.attempts += 1
         started = time.monotonic()
-        outcome, detail = await self._dial(cb, agent, dial)
+        outcome, detail = await self.ami.dial(cb, agent, dial, self.masked_dial(cb.number))
         detail["took_s"] = round(time.monotonic() - started, 2)
         status = await store.record_attempt(cb.id, outcome, self.clock.now(), detail, token=token)
         if status is None:
