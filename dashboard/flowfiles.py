@@ -7,8 +7,9 @@ audio paths resolve exactly as they will once saved, and the watcher never sees 
 
 Only flows are edited here: queues.yaml and schedules.yaml (and any file without `nodes:`) are
 refused with 403, since a valid flow saved under their name would replace that configuration.
-Checks run in worker threads with a time limit (CHECK_TIMEOUT): a pathological text cannot stall
-the dashboard's event loop, and one that takes too long is refused (422) while the server serves on.
+Checks run in child processes with a time limit (CHECK_TIMEOUT, ivr.bounded): a pathological text
+cannot stall the dashboard's event loop, and one that takes too long is killed and refused (422)
+while the server serves on. At most CHECK_PROCESSES run at once.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import asyncio
 import calendar
 import difflib
 import hashlib
+import logging
 import re
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.bounded import Aborted, Overrun, run_bounded
 from ivr.callflow.issues import FlowIssue, errors_only
 from ivr.callflow.loader import DATA_FILES, check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
@@ -32,10 +34,11 @@ from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.callflow.store import SchedulesFileNames
 from ivr.files import atomic_write
 
+log = logging.getLogger(__name__)
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_FLOW_BYTES = 512 * 1024
 CHECK_TIMEOUT = 10.0  # seconds; a real flow checks in well under one
-CHECK_THREADS = 2  # a check that overruns keeps its thread until it ends: bound how many can
+CHECK_PROCESSES = 2  # checks at once (each a process); more wait their turn
 
 
 class FlowFileError(Exception):
@@ -82,7 +85,7 @@ class FlowFiles:
         self.node_types = node_types if node_types is not None else build_node_registry()
         self.check_timeout = check_timeout
         self._schedules = SchedulesFileNames(flows_dir / "schedules.yaml")
-        self._pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="flow-check")
+        self._slots = asyncio.Semaphore(CHECK_PROCESSES)
 
     def names(self) -> list[str]:
         return [p.stem for p in flow_files(self.flows_dir)]
@@ -105,13 +108,23 @@ class FlowFiles:
         return self.path(name).read_text(encoding="utf-8")
 
     async def _off_loop(self, name: str, check: Callable[[], CheckResult]) -> CheckResult:
-        """Run a check in a worker thread; FlowFileError(422) when it overruns the time limit."""
-        future = asyncio.get_running_loop().run_in_executor(self._pool, check)
-        try:
-            return await asyncio.wait_for(future, self.check_timeout)
-        except TimeoutError:
-            raise FlowFileError(422, f"checking {name}.yaml took longer than {self.check_timeout:g} s: refused "
-                                     "(is the file very large or deeply nested?)") from None
+        """Run a check off the event loop; FlowFileError(422) when it overran its limit (its process
+        is killed: nothing of it runs on) or its process died."""
+        async with self._slots:
+            try:
+                return await asyncio.to_thread(check)  # the thread waits for the child, bounded
+            except Overrun as exc:
+                log.warning("flow editor: %s (process %s killed)", exc, exc.pid)
+                raise FlowFileError(422, f"checking {name}.yaml took longer than {self.check_timeout:g} s: "
+                                         "refused (is the file very large or deeply nested?)") from None
+            except Aborted as exc:
+                log.error("flow editor: %s", exc)
+                raise FlowFileError(422, f"checking {name}.yaml failed: {exc}") from None
+
+    def _check_file(self, name: str, path: Path) -> tuple[Flow | None, list[FlowIssue]]:
+        """check_flow_file in a child process, killed at the time limit (Overrun)."""
+        return run_bounded(check_flow_file, path, self.node_types, self._schedules(),
+                           timeout=self.check_timeout, what=f"checking {name}.yaml")
 
     async def check_saved_async(self, name: str) -> CheckResult:
         self.path(name)
@@ -122,7 +135,7 @@ class FlowFiles:
         return await self._off_loop(name, lambda: self.check_text(name, text))
 
     def check_saved(self, name: str) -> CheckResult:
-        flow, issues = check_flow_file(self.path(name), self.node_types, self._schedules())
+        flow, issues = self._check_file(name, self.path(name))
         return CheckResult(issues, flow)
 
     def check_text(self, name: str, text: str) -> CheckResult:
@@ -138,7 +151,7 @@ class FlowFiles:
                     (scratch / entry.name).symlink_to(entry.resolve())
             candidate = scratch / real.name
             candidate.write_text(text, encoding="utf-8")
-            flow, issues = check_flow_file(candidate, self.node_types, self._schedules())
+            flow, issues = self._check_file(name, candidate)
         fixed = [FlowIssue(str(real) if i.file == str(candidate) else i.file, i.node, i.field, i.line,
                            i.message.replace(str(scratch), str(self.flows_dir)), i.severity) for i in issues]
         return CheckResult(fixed, flow)
@@ -153,7 +166,7 @@ class FlowFiles:
 
         Returns (new version, check result); on errors nothing is written and the version is "".
         FlowFileError(409) when someone saved the file since the editor loaded it, (422) when the
-        check overran its time limit. The write itself happens here, never in an overrun thread."""
+        check overran its time limit. The write itself happens here, never in the check's process."""
         result = await self.check_text_async(name, text)
         if not result.ok:
             return "", result
