@@ -12,7 +12,6 @@ the flow goes on at `answered` when the agent hangs up. Every decision is on the
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -26,8 +25,9 @@ from ivr.callflow.nodes import QueueNode
 from ivr.clock import WallTime
 from ivr.engine.callback_booking import BookingRequest, book_callback
 from ivr.engine.context import QUEUE_ANSWERED, CallContext, End, Step, status_branch
+from ivr.engine.queue_view import queue_snapshot
 from ivr.queueing import announce
-from ivr.queueing.estimate import WaitEstimate, estimate_wait
+from ivr.queueing.estimate import WaitEstimate
 from ivr.queueing.live import overflow_ops
 from ivr.queueing.model import LANGUAGES, Phase, QueueConfig, QueueDef
 from ivr.queueing.overflow import OverflowDecision, QueueSnapshot, evaluate_overflow
@@ -192,41 +192,7 @@ class QueueWait:
         return booked.step if booked else None
 
     async def snapshot(self) -> tuple[QueueSnapshot, WaitEstimate | None]:
-        """Asterisk's truth about the queue right now (AGI functions) plus recent handle times (Redis)."""
-        ch, q = self.ctx.channel, self.queue
-
-        async def number(expr: str) -> int:
-            value = await ch.get_variable(expr)
-            return int(value) if value and value.strip().lstrip("-").isdigit() else 0
-
-        logged, free = await number(f"QUEUE_MEMBER({q},logged)"), await number(f"QUEUE_MEMBER({q},free)")
-        members = [m for m in (await ch.get_variable(f"QUEUE_MEMBER_LIST({q})") or "").split(",") if m]
-        paused = min(logged, sum([await number(f"QUEUE_MEMBER({q},paused,{m})") for m in members]))
-        handle, callers = await self._live(q)
-        ahead = self.position - 1 if self.position else await number(f"QUEUE_WAITING_COUNT({q})")
-        if not self.position and self.priority > 0 and callers is not None:  # VIPs go ahead of the rest
-            ahead = min(ahead, sum(1 for prio in callers if prio >= self.priority))
-        busy = max(0, logged - paused - free)
-        est = estimate_wait(ahead + 1, free, busy, handle, wrapup_s=self.qdef.wrapup_s,
-                            default_handle_s=self.rt.cfg.default_handle_s)
-        snap = QueueSnapshot(queue=q, callers_ahead=ahead, agents_logged_in=logged, agents_paused=paused,
-                             estimated_wait_s=est.seconds if est else None)
-        return snap, est
-
-    async def _live(self, q: str) -> tuple[list[float], list[int] | None]:
-        """Recent handle times and the waiting callers' priorities from the listener's live state."""
-        redis = await self.ctx.services.redis()
-        if redis is None:
-            return [], None
-        try:
-            pipe = redis.pipeline(transaction=False)
-            pipe.lrange(keys.queue_handle_times(q), 0, 49)
-            pipe.hvals(keys.queue_callers(q))
-            handle, callers = await asyncio.wait_for(pipe.execute(), REDIS_TIMEOUT)
-            return [float(x) for x in handle], [int(json.loads(v).get("priority", 0)) for v in callers]
-        except Exception as exc:  # the default handle time fills in
-            log.info("call %s: live queue state not read (%s)", self.uid, exc)
-            return [], None
+        return await queue_snapshot(self.ctx, self.rt.cfg, self.queue, self.position, self.priority)
 
     async def _overflow(self, phase: Phase) -> OverflowDecision | None:
         rules = self.qdef.overflow
