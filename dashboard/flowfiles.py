@@ -7,7 +7,7 @@ audio paths resolve exactly as they will once saved, and the watcher never sees 
 
 Only flows are edited here: queues.yaml and schedules.yaml (and any file without `nodes:`) are
 refused with 403, since a valid flow saved under their name would replace that configuration.
-Checks run in child processes with a time limit (CHECK_TIMEOUT, ivr.bounded): a pathological text
+Checks run in child processes with a time limit (CHECK_TIMEOUT_S, ivr.bounded): a pathological text
 cannot stall the dashboard's event loop, and one that takes too long is killed and refused (422)
 while the server serves on. At most CHECK_PROCESSES run at once.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ivr.bounded import Aborted, Overrun, run_bounded
 from ivr.callflow.issues import FlowIssue, errors_only
-from ivr.callflow.loader import DATA_FILES, check_flow_file, flow_files, is_flow_file
+from ivr.callflow.loader import CHECK_TIMEOUT_S, DATA_FILES, check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.callflow.store import SchedulesFileNames
@@ -37,7 +37,6 @@ from ivr.files import atomic_write
 log = logging.getLogger(__name__)
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_FLOW_BYTES = 512 * 1024
-CHECK_TIMEOUT = 10.0  # seconds; a real flow checks in well under one
 CHECK_PROCESSES = 2  # checks at once (each a process); more wait their turn
 
 
@@ -78,7 +77,7 @@ class HistoryEntry:
 
 class FlowFiles:
     def __init__(self, flows_dir: Path, state_dir: Path, node_types: NodeTypes | None = None, *,
-                 check_timeout: float = CHECK_TIMEOUT) -> None:
+                 check_timeout: float = CHECK_TIMEOUT_S) -> None:
         self.flows_dir = flows_dir
         self.history_dir = state_dir / "flow-history"
         self.scratch_dir = state_dir / "flow-check"

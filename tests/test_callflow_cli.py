@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,18 @@ def test_show_prints_the_graph(flows: Path) -> None:
     assert any(line.split() == ["choices.1", "->", "tag_sales"] for line in lines)
     shown = [line.split(" [")[0] for line in lines if " [" in line]
     assert shown[0] == "welcome" and len(shown) == len(set(shown)) == 18  # every node once
+
+
+def test_a_check_past_its_time_limit_is_stopped_and_fails(flows: Path) -> None:
+    """A flow that takes seconds to check (5,000 spare prompts) under a 0.2 s limit: the check's
+    process is stopped at the limit, the file fails, the other files are still checked."""
+    text = (REPO_FLOWS / "hotline.yaml").read_text(encoding="utf-8")
+    spare = "".join(f"  spare_{i}:\n    zh-CN: 备用提示{i}\n    en-US: Spare prompt number {i}\n" for i in range(5000))
+    (flows / "big.yaml").write_text(text.replace("prompts:\n", "prompts:\n" + spare, 1), encoding="utf-8")
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["check", "--flows-dir", str(flows), "--timeout", "0.2"])
+    assert time.monotonic() - started < 15
+    assert result.exit_code == 1, result.output
+    assert f"checking {flows / 'big.yaml'} took longer than 0.2 s: stopped" in result.output
+    assert f"{flows / 'big.yaml'}: FAILED, not checked" in result.output
+    assert f"{flows / 'basic.yaml'}: " in result.output  # checked too (within 0.2 s only on a calm machine)

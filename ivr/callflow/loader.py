@@ -30,6 +30,10 @@ from ivr.callflow.nodes import NodeSpec, NodeTypes
 from ivr.callflow.safety import audio_path_problem
 from ivr.yamlpos import YamlShapeError, load_admin_yaml
 
+# Seconds one flow's check may take (the flow editor's, `ivr flows check`'s): a real flow checks in
+# well under one; past it the check is stopped (ivr.bounded) and the file refused.
+CHECK_TIMEOUT_S = 10.0
+
 _FLOW_MARKER = re.compile(r"^nodes\s*:", re.MULTILINE)
 # The data files that share the flows directory, by file name (the service loads them by that name).
 DATA_FILES = {"queues.yaml": "queues", "schedules.yaml": "schedules"}

@@ -16,6 +16,8 @@ from ivr.callflow.issues import errors_only
 
 app = typer.Typer(help="Call flows: check them, show their node graph.", no_args_is_help=True)
 
+CheckTimeout = Annotated[float | None, typer.Option(
+    "--timeout", help="seconds a flow's check may take, then it is stopped [default: the flow editor's limit]")]
 FlowsDir = Annotated[
     Path | None, typer.Option("--flows-dir", help="Directory of flows and schedules.yaml [IVR_FLOWS_DIR]")
 ]
@@ -48,21 +50,26 @@ def _schedule_names(flows_dir: Path) -> list[str]:
 def check(
     files: Annotated[list[Path] | None, typer.Argument(help="Files (default: every *.yaml in the flows dir)")] = None,
     flows_dir: FlowsDir = None,
+    timeout: CheckTimeout = None,
 ) -> None:
     """Check flows, queues.yaml and schedules.yaml, each by its kind; print every problem with file,
-    line (node, field). Exit 1 on errors."""
+    line (node, field). Exit 1 on errors. Each flow is checked in a child process stopped at --timeout
+    (the dashboard's limit), so a pathological file fails instead of hanging."""
     directory = _flows_dir(flows_dir)
     paths = files or sorted(directory.glob("*.yaml"))
     if not paths:
         typer.echo(f"no YAML files in {directory}", err=True)
         raise typer.Exit(1)
+    from ivr.callflow.loader import CHECK_TIMEOUT_S
+
     schedules = _schedule_names(directory)
-    failed = sum(not _check_one(path, schedules) for path in paths)
+    limit = CHECK_TIMEOUT_S if timeout is None else timeout
+    failed = sum(not _check_one(path, schedules, limit) for path in paths)
     if failed:
         raise typer.Exit(1)
 
 
-def _check_one(path: Path, schedules: list[str]) -> bool:
+def _check_one(path: Path, schedules: list[str], timeout: float) -> bool:
     from ivr.callflow.loader import file_kind
 
     kind = file_kind(path)
@@ -70,14 +77,21 @@ def _check_one(path: Path, schedules: list[str]) -> bool:
         return _check_queues(path, schedules)
     if kind == "schedules":
         return _check_schedules(path)
-    return _check_flow(path, schedules)
+    return _check_flow(path, schedules, timeout)
 
 
-def _check_flow(path: Path, schedules: list[str]) -> bool:
+def _check_flow(path: Path, schedules: list[str], timeout: float) -> bool:
+    from ivr.bounded import Aborted, run_bounded
     from ivr.callflow.loader import check_flow_file
     from ivr.callflow.nodes import build_node_registry
 
-    flow, issues = check_flow_file(path, build_node_registry(), schedules)
+    try:
+        flow, issues = run_bounded(check_flow_file, path, build_node_registry(), schedules, timeout=timeout,
+                                   what=f"checking {path}")
+    except Aborted as exc:  # killed at the limit, or its process died
+        typer.echo(f"{exc} (is the file very large or deeply nested?)", err=True)
+        typer.echo(f"{path}: FAILED, not checked")
+        return False
     for issue in issues:
         typer.echo(str(issue), err=issue.severity == "error")
     warnings = len(issues) - len(errors_only(issues))
