@@ -32,13 +32,14 @@ from pathlib import Path
 import httpx
 import redis
 
+from bench.report import write_section
 from harness.local_redis import LocalRedis
 from harness.ports import free_port, wait_tcp
 from ivr import keys
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"
-SECTION = "## Dashboard (bench/dashboard_bench.py)"
+SECTION = "Dashboard (bench/dashboard_bench.py)"
 USER, PASSWORD = "bench", "bench-secret-1"
 
 
@@ -196,7 +197,7 @@ def browser_updates(base: str, redis_url: str, n: int) -> list[float]:
 
 
 def write_results(lats: list[Latency], updates: list[float], calls: int, load: float) -> str:
-    lines = [SECTION, "", f"Run {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, {os.cpu_count()} cores "
+    lines = [f"Run {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, {os.cpu_count()} cores "
              f"(shared with other work); one uvicorn process, load generator (Python, open loop) on the same "
              f"machine; {calls} call records in Redis; load average before the run {load:.1f}.", "",
              "| request | rate/s | requests | errors | load | server CPU ms/req | p50 ms | p99 ms | max ms | target |",
@@ -218,15 +219,6 @@ def write_results(lats: list[Latency], updates: list[float], calls: int, load: f
                   f"(target <= 1000 ms: {ok}). The server polls Redis every 200 ms and pushes by SSE."]
     lines.append("")
     return "\n".join(lines)
-
-
-def save_section(text: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start >= 0:
-        nxt = old.find("\n## ", start + len(SECTION))
-        old = old[:start] + (old[nxt + 1:] if nxt >= 0 else "")
-    RESULTS.write_text(old.rstrip() + "\n\n" + text, encoding="utf-8")
 
 
 def main() -> None:
@@ -257,9 +249,9 @@ def main() -> None:
                 proc.wait(10)
             rs.stop()
     text = write_results(lats, updates, args.calls, load)
-    print(text)
+    print(f"## {SECTION}\n\n{text}")
     if not args.no_write:
-        save_section(text)
+        write_section(RESULTS, text, SECTION)  # in place: the other sections keep their order
 
 
 if __name__ == "__main__":
