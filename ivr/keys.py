@@ -269,3 +269,27 @@ def queue_pass_ttl_s(settings: Settings) -> int:
 # Transcription jobs whose recording this worker's host could not read (recordings not on storage the
 # worker mounts, docs/operations.md): hash host -> int. No TTL: a counter must not go back.
 TRANSCRIBE_UNREACHABLE = f"{PREFIX}:metrics:transcribe_unreachable"
+
+
+# Live QA (ivr/liveqa): a call streamed by one `ivr liveqa` process: SET NX with TTL liveqa_claim_s (renewed
+# while it streams), value the holder's node name, so two processes never stream the same call.
+def liveqa_claim(call_id: str) -> str:
+    return f"{PREFIX}:liveqa:claim:{call_id}"
+
+
+def liveqa_claim_ttl_s(settings: Settings) -> int:
+    return settings.liveqa_claim_s
+
+
+# Recent live QA alerts, newest first: list of JSON (ivr/liveqa/alerts.py), trimmed, TTL liveqa_alert_keep_s.
+LIVEQA_ALERTS = f"{PREFIX}:liveqa:alerts"
+
+
+def liveqa_alerts_ttl_s(settings: Settings) -> int:
+    return settings.liveqa_alert_keep_s
+
+
+# Counters for /metrics: hash "alerts:<kind>", "streamed", "degraded:<reason>" -> int. No TTL (counters).
+LIVEQA_COUNTS = f"{PREFIX}:metrics:liveqa"
+# Each liveqa process's load: hash node -> JSON {"calls", "capacity", "at"}; /metrics shows entries that are fresh.
+LIVEQA_LOAD = f"{PREFIX}:liveqa:load"

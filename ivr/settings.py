@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     qa_long_silence: float = Field(8.0, gt=0, description="seconds nobody speaks before it is flagged")
     qa_talkover_min: float = Field(1.0, gt=0, description="seconds both speak at once before it is flagged")
     qa_phrase_max_gap: float = Field(2.0, ge=0, description="pause across which a phrase still matches")
+    # Live QA (`ivr liveqa`, docs/liveqa.md): both legs of a bridged call over AudioSocket to Vosk
+    liveqa_ami_user: str = "hotline-liveqa"  # its own AMI user: reads agent events, may only originate
+    liveqa_ami_secret: str = ""  # "": no such AMI user is rendered and `ivr liveqa` refuses to start
+    liveqa_listen_host: str = "127.0.0.1"  # the AudioSocket server Asterisk's spy channels connect to
+    liveqa_listen_port: int = Field(4575, ge=1, le=65535)
+    liveqa_max_calls: int = Field(0, ge=0, description="calls streamed at once per process; 0 = per-core x cores")
+    liveqa_claim_s: int = Field(30, ge=5, description="seconds a call's claim lives unless its streamer renews it")
+    liveqa_alert_keep_s: int = Field(3600, ge=60, description="seconds recent alerts stay on the wallboard")
+    liveqa_max_lag_s: float = Field(3.0, gt=0, description="recognition this far behind the call: stop streaming it")
     retention_days: int = Field(120, description="recordings/transcripts kept this long; at least 90")
     # Every other kind of customer data has its own period (docs/transcription.md, `ivr retention purge`).
     voicemail_retention_days: int = Field(120, description="voicemail messages (flow and fallback); at least 90")
