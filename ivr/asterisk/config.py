@@ -20,7 +20,14 @@ from typing import Any
 
 import jinja2
 
-from ivr.asterisk.private import check_secrets, private_dir, wrapper_environment, write_private
+from ivr.asterisk.private import (
+    InsecureSecret,
+    check_secrets,
+    private_dir,
+    secret_problem,
+    wrapper_environment,
+    write_private,
+)
 from ivr.asterisk.queues_conf import (
     AGENT_CONTEXT,
     agent_secrets_from_env,
@@ -71,6 +78,8 @@ def _context(settings: Settings, runtime: Path, prefix: Path, opts: RuntimeOptio
         "ami_port": settings.ami_port,
         "ami_user": settings.ami_user,
         "ami_secret": settings.ami_secret,
+        "liveqa_ami_user": settings.liveqa_ami_user,
+        "liveqa_ami_secret": settings.liveqa_ami_secret,
         "agi_servers": agi_servers(settings),
         "recordings_dir": recordings_root(settings),
         "timezone": timezone_name(settings),
@@ -98,6 +107,9 @@ def _generated(settings: Settings, opts: RuntimeOptions) -> dict[str, str]:
     contacts = dict(opts.agent_contacts)
     secrets = agent_secrets_from_env(cfg)
     check_secrets(settings, secrets)
+    liveqa = settings.liveqa_ami_secret  # "": live QA's AMI user is not rendered at all
+    if liveqa and (why := secret_problem(liveqa, settings.dashboard_production)) is not None:
+        raise InsecureSecret(f"Asterisk config not rendered: IVR_LIVEQA_AMI_SECRET {why}")
     for agent in cfg.agents:
         if agent not in contacts and agent not in secrets:
             # No password configured: the phone cannot register until IVR_AGENT_SECRET_<id> is set.

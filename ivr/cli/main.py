@@ -36,6 +36,9 @@ def build_app() -> typer.Typer:
     from ivr.cli import db
 
     app.add_typer(db.app, name="db")
+    from ivr.cli import liveqa
+
+    app.command(name="liveqa")(liveqa.liveqa)
     return app
 
 

@@ -81,6 +81,8 @@ def unit_texts(settings: Settings, ivr: Path, workdir: Path) -> dict[str, str]:
                      else _unit_name(settings.service_asterisk_unit, "IVR_SERVICE_ASTERISK_UNIT"))
     workers = [f"hotline-transcribe@{i}.service" for i in range(1, settings.service_workers + 1)]
     members = ["hotline-serve.service", "hotline-dashboard.service", *workers]
+    if settings.liveqa_ami_secret:  # without its AMI user `ivr liveqa` refuses to start
+        members.append("hotline-liveqa.service")
     if own_asterisk:
         members.insert(0, asterisk_unit)
     base = dict(settings=settings, user=user, ivr=ivr_text, workdir=workdir_text, env_file=env_file,
@@ -91,7 +93,8 @@ def unit_texts(settings: Settings, ivr: Path, workdir: Path) -> dict[str, str]:
     # The dashboard saves flows an admin edits; nothing else writes the flows dir.
     rw = {"hotline-serve.service": _rw_paths(settings),
           "hotline-dashboard.service": _rw_paths(settings, settings.flows_dir),
-          "hotline-transcribe@.service": _rw_paths(settings)}
+          "hotline-transcribe@.service": _rw_paths(settings),
+          "hotline-liveqa.service": _rw_paths(settings)}
     if own_asterisk:
         rw["hotline-asterisk.service"] = _rw_paths(settings)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,

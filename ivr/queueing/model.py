@@ -139,6 +139,7 @@ class QueueDef(_Strict):
     callback: CallbackOffer = Field(default_factory=CallbackOffer)
     overflow: list[OverflowRule] = Field(default_factory=list)
     record: bool = True  # record answered calls (app_queue starts MixMonitor; docs/transcription.md)
+    live_qa: bool = False  # stream answered calls to `ivr liveqa` while they are on (docs/liveqa.md)
 
     @field_validator("title")
     @classmethod
