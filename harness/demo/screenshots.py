@@ -94,7 +94,8 @@ def shoot(page: Page, url: str, out: Path, full: bool = False) -> Path:
     return out
 
 
-def _login(page: Page, url: str, name: str, password: str) -> None:
+def login(page: Page, url: str, name: str, password: str) -> None:
+    """Log in through the dashboard's form (as a user would) and wait for the wallboard."""
     page.goto(f"{url}/login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", password)
@@ -117,7 +118,7 @@ def capture(url: str, supervisor: tuple[str, str], admin: tuple[str, str], call_
                                                             viewport={"width": 1280, "height": 800})
                 try:
                     page = ctx.pages[0] if ctx.pages else ctx.new_page()
-                    _login(page, url, name, password)
+                    login(page, url, name, password)
                     shots += [shoot(page, url + path, out / f"{file}.png", full) for file, path, full in pages]
                 finally:
                     ctx.close()

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from harness.demo.screenshots import login as form_login
 from tests.dashboard_support import add_users
 from tests.support.components import free_port, require
 
@@ -99,8 +100,4 @@ def page(tmp_path: Path) -> Iterator[Any]:
 
 
 def login(page: Any, dashboard: Dashboard, user: str, password: str) -> None:
-    page.goto(f"{dashboard.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{dashboard.url}/wallboard")
+    form_login(page, dashboard.url, user, password)
