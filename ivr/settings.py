@@ -19,7 +19,9 @@ from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Policy minimums of the retention periods other than recordings' (retention_days, at least 90).
+# The policy keeps records at least 3 months: a call's record (and callbacks) too, not only its files.
 RETENTION_MINIMUMS: dict[str, tuple[int, str]] = {
+    "call_record_ttl_days": (90, "call records"),
     "voicemail_retention_days": (90, "voicemail messages"),
     "audit_retention_days": (365, "audit log entries"),
     "qa_retention_days": (365, "QA scores and review samples"),
@@ -95,7 +97,7 @@ class Settings(BaseSettings):
 
     # Redis (live state, call records, jobs)
     redis_url: str = "redis://127.0.0.1:6379/0"
-    call_record_ttl_days: int = Field(120, ge=1)
+    call_record_ttl_days: int = Field(120, description="call records, callbacks, day counters; at least 90")
     # Records that must last (finished calls, QA scores, audit log) in SQL (docs/storage.md): a SQLAlchemy
     # URL, "" = SQLite <state_dir>/hotline.db; "postgresql://user@host/db" in production
     database_url: str = ""
@@ -224,7 +226,7 @@ class Settings(BaseSettings):
             raise ValueError(f"retention_days={v}: recordings are kept at least 90 days (policy: 3 months)")
         return v
 
-    @field_validator("voicemail_retention_days", "audit_retention_days", "qa_retention_days")
+    @field_validator("call_record_ttl_days", "voicemail_retention_days", "audit_retention_days", "qa_retention_days")
     @classmethod
     def _retention_of(cls, v: int, info: ValidationInfo) -> int:
         least, what = RETENTION_MINIMUMS[str(info.field_name)]
