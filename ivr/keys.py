@@ -244,6 +244,10 @@ LEADER_NODES = f"{PREFIX}:leader:nodes"
 # the event's ids), scored by that timestamp, written in the same MULTI as the event's counters, so a new
 # leader replays exactly what the last one had not applied. Pruned after 300 s by the leader.
 AMI_APPLIED = f"{PREFIX}:ami:applied"
+# The leader's memory between AMI events (ivr/queueing/leader_state.py), in the MULTI of each event, for the next
+# leader. Hashes uniqueid -> JSON ring timing, agent -> misses in a row; TTL queue_pass_ttl_s (longer than a call).
+AMI_RINGS = f"{PREFIX}:ami:rings"
+AMI_MISSES = f"{PREFIX}:ami:misses"
 
 
 def queue_pass(uid: str) -> str:
