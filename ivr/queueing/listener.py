@@ -11,8 +11,10 @@ retry with a backoff; calls never wait on this.
 Takeover without gaps or double counts: a standby keeps its AMI connection and the last
 `standby_keep_s` of events. Every event the leader applies is marked by its identity (Asterisk's
 Timestamp with the event's name and ids, ivr.queueing.replay) in the same MULTI as its counters; the
-new leader replays what it heard that carries no mark, then resyncs with QueueStatus. UserEvents go
-to `user_event` (the callback dialer's outcomes of a dial whose node died).
+new leader loads what the last one remembered between events (ivr.queueing.leader_state, written in
+those MULTIs), replays what it heard that carries no mark, then resyncs with QueueStatus. Redis out of
+reach: events wait (ivr.queueing.heard) and are applied, the same way, once this node leads again.
+UserEvents go to `user_event` (the callback dialer's outcomes of a dial whose node died).
 """
 
 from __future__ import annotations
@@ -21,32 +23,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from ivr import keys
 from ivr.queueing.agents import AgentControl, AgentError
 from ivr.queueing.ami import AmiError, connect_ami, send
-from ivr.queueing.live import LiveReducer, Update
-from ivr.queueing.misses import agent_from_interface
+from ivr.queueing.applier import EventApplier, UserEventHandler
+from ivr.queueing.heard import Heard, HeardEvents
+from ivr.queueing.live import LiveReducer
 from ivr.queueing.model import QueueConfig
-from ivr.queueing.passes import filter_event, take_released
+from ivr.queueing.passes import take_released
 from ivr.queueing.pbx import ring_cycle
-from ivr.queueing.replay import AppliedMarks, event_time, identity
+from ivr.queueing.replay import event_time
 from ivr.settings import Settings
-from ivr.state.lease import REDIS_FAILURES, LeaderLease, fenced_apply
-from ivr.state.ops import HSet, Op, RPush, apply_ops, dumps
-from ivr.state.redis import RedisGetter
+from ivr.state.lease import REDIS_FAILURES, LeaderLease
+from ivr.state.redis import UNAVAILABLE, RedisGetter
 from ivr.state.writer import RecordWriter
 
 log = logging.getLogger(__name__)
-_RECORDED = {"agentcalled": "agent_called", "agentringnoanswer": "agent_missed", "agentconnect": "agent_connect"}
 _TAKEOVER: dict[str, str] = {"Event": "_takeover"}  # queued by the lease's on_gain: replay, then resync
 _APPLIED = "_applied"  # a marker event: the consumer reached it (see _resync)
-UserEventHandler = Callable[[dict[str, str]], Awaitable[None]]
 
 
 def _plain(message: Any) -> dict[str, str]:
@@ -61,24 +57,26 @@ class QueueListener:
     def __init__(self, settings: Settings, cfg: QueueConfig, redis: RedisGetter,
                  writer: RecordWriter | None = None, *, lease: LeaderLease | None = None,
                  user_event: UserEventHandler | None = None, ping_s: float = 10.0,
-                 backoff_max_s: float = 10.0, standby_keep_s: float = 30.0, released_poll_s: float = 0.25) -> None:
+                 backoff_max_s: float = 10.0, standby_keep_s: float = 30.0, released_poll_s: float = 0.25,
+                 heard_limit: int = 20_000) -> None:
         """`lease`: None = this process alone applies (one node, tests); else only while it leads."""
         self.settings, self.cfg, self.redis, self.writer = settings, cfg, redis, writer
         self.lease, self.user_event = lease, user_event
         self.ping_s, self.backoff_max_s, self.released_poll_s = ping_s, backoff_max_s, released_poll_s
-        self.standby_keep_s = standby_keep_s
-        self.pass_ttl_s = keys.queue_pass_ttl_s(settings)
+        self.pass_ttl_s = keys.queue_pass_ttl_s(settings)  # also the leader state's (keys.AMI_RINGS)
         self.reducer = LiveReducer(ring_cycle(cfg, settings), cfg.rings, settings.timezone,
                                    cfg.autopause_after_misses, day_ttl_s=keys.call_record_ttl_s(settings))
-        self.marks = AppliedMarks()
+        self.applier = EventApplier(self.reducer, lease, writer, self._pause, state_ttl_s=self.pass_ttl_s,
+                                    user_event=user_event)
         self.connected = asyncio.Event()
         self.sessions = 0  # successful (re)connects, each with a QueueStatus resync
         self.replayed = 0  # events a takeover applied from the standby buffer
-        self.duplicates = 0  # events skipped because the previous leader had applied them
         self._events: asyncio.Queue[tuple[dict[str, str], float, bool]] = asyncio.Queue(maxsize=20_000)
-        self._standby: deque[tuple[dict[str, str], float]] = deque()
+        self.heard = HeardEvents(standby_keep_s, lease.lease_s if lease else 0.0, heard_limit)
         self._applied_marks: dict[int, asyncio.Event] = {}
         self._active = lease is None  # applying (leader, after the takeover's replay)
+        self._suspended = False  # Redis failed under us: events wait in `heard`
+        self._resume = False  # a takeover is wanted once Redis answers
         self._manager: Any = None
         if lease is not None:
             lease.on_gain.append(self._gained)
@@ -86,11 +84,14 @@ class QueueListener:
     @property
     def active(self) -> bool:
         """Applying events now: the lease is held (evaluated now) and the takeover replay is done."""
-        if self.lease is None:
-            return True
-        if self._active and not self.lease.leading:
+        if self._active and self.lease is not None and not self.lease.leading:
             self._active = False
         return self._active
+
+    @property
+    def duplicates(self) -> int:
+        """Events skipped because a previous leader had applied them."""
+        return self.applier.duplicates
 
     async def _gained(self) -> None:
         self._put(_TAKEOVER, time.time(), raw=False)
@@ -188,10 +189,14 @@ class QueueListener:
         return len(status)
 
     async def _released(self) -> None:
-        """Held events of waits the engine ended (on any node), fed in by the leader."""
+        """Held events of waits the engine ended (on any node), fed in by the leader; and the
+        takeover again once Redis answers after it failed under us."""
         while True:
             await asyncio.sleep(self.released_poll_s)
             redis = await self.redis()
+            if redis is not None and self._resume and (self.lease is None or self.lease.leading):
+                self._resume = False
+                self._put(_TAKEOVER, time.time(), raw=False)
             if redis is None or not self.active:
                 continue
             try:
@@ -214,69 +219,60 @@ class QueueListener:
                     mark.set()
             elif self.active:
                 try:
-                    await self._handle(e, at, raw)
+                    if not await self._handle(e, at, raw):
+                        self._suspend([Heard(e, at, True)] if raw else [])
                 except Exception:
                     log.exception("AMI listener: event %s not applied", e.get("Event"))
             elif raw:  # a standby keeps what it hears, for the takeover
-                self._standby.append((e, at))
-                while self._standby and self._standby[0][1] < at - self.standby_keep_s:
-                    self._standby.popleft()
+                self.heard.add(e, at, self._holding())
+
+    def _holding(self) -> bool:
+        """Nobody may apply what we hear now: Redis is out of our reach, or it failed under us and no
+        other node has led since (one that does applies what it heard itself)."""
+        if self.lease is None:
+            return True
+        if self._suspended and self.lease.held_elsewhere:
+            self._suspended = self._resume = False
+            self.heard.release()
+        return self._suspended or not self.lease.redis_ok
+
+    def _suspend(self, unapplied: list[Heard]) -> None:
+        """Redis failed (or the lease was lost) under an event: it and what follows wait in `heard`; the
+        next takeover reloads the leader state from Redis (as of the last applied event) and replays."""
+        if not self._suspended:
+            log.warning("AMI listener: events wait for Redis and the lease (%d kept so far)", len(self.heard))
+        self._active, self._suspended, self._resume = False, True, True
+        self.heard.put_back(unapplied)
 
     async def _take_over(self) -> None:
         if self.lease is not None and not self.lease.leading:
             return
-        heard, self._standby = list(self._standby), deque()
-        self._active = True
-        before = self.duplicates
-        for e, at in heard:
-            try:
-                await self._handle(e, at, raw=True)
-            except Exception:
-                log.exception("AMI listener: replayed event %s not applied", e.get("Event"))
-        self.replayed += len(heard) - (self.duplicates - before)
-        log.info("AMI listener: leading; replayed %d events heard as standby (%d the last leader had applied)",
-                 len(heard) - (self.duplicates - before), self.duplicates - before)
+        redis = await self.redis()
+        try:
+            if redis is None:
+                raise ConnectionError("Redis is down")
+            callers, horizon = await self.applier.load(redis)
+        except UNAVAILABLE as exc:
+            log.debug("AMI listener: leader state not loaded (%s)", exc)
+            self._suspend([])
+            return
+        self._active, self._suspended, self._resume = True, False, False
+        heard, before = self.heard.take(), self.duplicates
+        left = await self.applier.replay(redis, heard, horizon)
+        if left:
+            self._suspend(left)
+            return
+        skipped = self.duplicates - before
+        self.replayed += len(heard) - skipped
+        log.info("AMI listener: leading (%d callers' ring timing loaded); replayed %d events heard meanwhile "
+                 "(%d the last leader had applied)", callers, len(heard) - skipped, skipped)
         with contextlib.suppress(AmiError, OSError):
             await self._resync(wait=False)  # the consumer is us: it applies the reply after this
 
-    async def _handle(self, e: dict[str, str], at: float, raw: bool) -> None:
+    async def _handle(self, e: dict[str, str], at: float, raw: bool) -> bool:
+        """False: Redis failed before the event was applied (the caller keeps it for later)."""
         redis = await self.redis()
-        ident = identity(e) if raw else None
-        if ident and redis is not None and await self.marks.seen(redis, ident):
-            self.duplicates += 1
-            return
-        if e.get("Event", "").lower() == "userevent":
-            if self.user_event is not None:
-                await self.user_event(e)
-            await self._apply(redis, [], ident, at)
-            return
-        events = [e]
-        if raw and redis is not None:
-            events = await asyncio.wait_for(filter_event(redis, e, at, self.pass_ttl_s, ident or ""), 2.0)
-        if not events:
-            await self._apply(redis, [], ident, at)
-        for ev in events:
-            update = self.reducer.feed(ev, at)
-            await self._apply(redis, update.ops, ident, at)
-            self._record(ev, update, at)
-            for order in update.pauses:
-                await self._pause(order.agent, order.reason)
-
-    async def _apply(self, redis: aioredis.Redis | None, ops: list[Op], ident: str | None, at: float) -> None:
-        """The event's ops and its mark in one MULTI, fenced by the lease (Redis down: resync repairs)."""
-        if redis is None:
-            if ops:
-                log.warning("AMI listener: live state not written (Redis down)")
-            return
-        ops = ops + (self.marks.ops(ident, at) if ident is not None else [])  # None: not an AMI event
-        try:
-            if self.lease is None:
-                await asyncio.wait_for(apply_ops(redis, ops), 2.0)
-            elif not await asyncio.wait_for(fenced_apply(redis, self.lease, ops), 2.0):
-                log.warning("AMI listener: not the leader any more; event not applied")
-            await self.marks.prune(redis, at)
-        except Exception as exc:  # Redis down or slow: the next resync repairs the live state
-            log.warning("AMI listener: live state not written (%s)", exc)
+        return redis is not None and await self.applier.handle(redis, e, at, raw)
 
     async def _pause(self, agent: str, reason: str) -> None:
         manager = self._manager
@@ -288,27 +284,3 @@ class QueueListener:
             log.warning("agent %s paused: %s", agent, reason)
         except (AmiError, AgentError) as exc:
             log.error("agent %s: auto-pause failed: %s", agent, exc)
-
-    def _record(self, e: dict[str, str], update: Update, now: float) -> None:
-        """Agent events and answer timings on the caller's call record (buffered by the writer)."""
-        if self.writer is None:
-            return
-        kind = _RECORDED.get(e.get("Event", "").lower())
-        uid = e.get("Uniqueid", "")
-        ops: list[Op] = []
-        if kind and uid:
-            try:
-                agent = agent_from_interface(e.get("Interface", ""))
-            except ValueError:
-                agent = e.get("Interface", "")
-            payload = {"t": now, "kind": kind, "queue": e.get("Queue"), "agent": agent}
-            if kind == "agent_missed":
-                payload["ring_s"] = float(e.get("RingTime") or 0) / 1000  # AgentRingNoAnswer: ms
-            ops.append(RPush(keys.call_events(uid), dumps(payload)))
-            if kind == "agent_connect":
-                ops.append(HSet(keys.call(uid), {"agent": dumps(agent)}))
-        for call_id, timing in update.timings.items():
-            fields = {"answer_timing": timing.model_dump(), "answered_within_3_rings": timing.within_rings}
-            ops.append(HSet(keys.call(call_id), {k: dumps(v) for k, v in fields.items()}))
-        if ops:
-            self.writer.submit(ops)

@@ -1,7 +1,8 @@
 """AMI queue events -> live state: callers waiting, each agent's state, today's counters per queue.
 
 LiveReducer is pure: it keeps what it needs between events in memory (first ring of each caller,
-each agent's state and since when) and returns Redis operations plus auto-pause orders; the AMI
+each agent's state and since when; the leader also keeps the ring timing and the miss streaks in Redis,
+ivr.queueing.leader_state) and returns Redis operations plus auto-pause orders; the AMI
 listener applies the operations atomically (ivr.state.ops.apply_ops) and the pauses via AgentControl.
 A QueueStatus reply (QueueParams, QueueMember..., QueueEntry...) replaces a queue's callers and
 agents, so a listener that (re)connects starts from Asterisk's truth.
@@ -15,22 +16,22 @@ callback_ops below), into the same day hash. The writes are ivr.state.ops values
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr import keys
+from ivr.queueing.leader_state import RingBook
 from ivr.queueing.misses import MissCounter, PauseOrder, agent_from_interface
 from ivr.queueing.overflow import OverflowDecision
 from ivr.queueing.timing import AnswerTiming, answer_timing
-from ivr.state.ops import Del, Expire, HDel, HIncr, HIncrFloat, HSet, Op, PushCapped, dumps
+from ivr.state.ops import Del, Expire, HDel, HIncr, HIncrFloat, HSet, Op, PushCapped, RPush, dumps
 
 Event = Mapping[str, str]
 ABANDON_BUCKETS = ((10, "0-10s"), (30, "10-30s"), (60, "30-60s"), (120, "60-120s"))
-GONE_KEPT = 1000  # callers who left recently: AgentConnect may arrive after QueueCallerLeave
 HANDLE_TIMES_KEPT = 50  # talk times behind the wait estimate (keys.queue_handle_times)
+_RECORDED = {"agentcalled": "agent_called", "agentringnoanswer": "agent_missed", "agentconnect": "agent_connect"}
 
 
 def day_ops(queue: str, day: str, counters: dict[str, int], *,
@@ -66,12 +67,26 @@ class Update:
         self.timings.update(other.timings)
 
 
-@dataclass
-class _Caller:
-    queue: str
-    since: float
-    first_ring: float | None = None  # of any phone
-    rang_at: dict[str, float] = field(default_factory=dict)  # agent -> when its phone began ringing
+def record_ops(e: Event, update: Update, now: float) -> list[Op]:
+    """Agent events and answer timings, for the caller's call record (the listener's RecordWriter)."""
+    kind = _RECORDED.get(e.get("Event", "").lower())
+    uid = e.get("Uniqueid", "")
+    ops: list[Op] = []
+    if kind and uid:
+        try:
+            agent = agent_from_interface(e.get("Interface", ""))
+        except ValueError:
+            agent = e.get("Interface", "")
+        payload = {"t": now, "kind": kind, "queue": e.get("Queue"), "agent": agent}
+        if kind == "agent_missed":
+            payload["ring_s"] = float(e.get("RingTime") or 0) / 1000  # AgentRingNoAnswer: ms
+        ops.append(RPush(keys.call_events(uid), dumps(payload)))
+        if kind == "agent_connect":
+            ops.append(HSet(keys.call(uid), {"agent": dumps(agent)}))
+    for call_id, timing in update.timings.items():
+        fields = {"answer_timing": timing.model_dump(), "answered_within_3_rings": timing.within_rings}
+        ops.append(HSet(keys.call(call_id), {k: dumps(v) for k, v in fields.items()}))
+    return ops
 
 
 def abandon_bucket(wait_s: float) -> str:
@@ -106,8 +121,7 @@ class LiveReducer:
         self.rings = rings
         self.tz = ZoneInfo(tz)
         self.misses = MissCounter(autopause_after_misses)
-        self._callers: dict[str, _Caller] = {}
-        self._gone: OrderedDict[str, _Caller] = OrderedDict()
+        self.book = RingBook()  # the callers' ring timing (kept in Redis by the leader: leader_state)
         self._agents: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, agent) -> (state, since)
 
     def _day(self, now: float) -> str:
@@ -141,26 +155,19 @@ class LiveReducer:
     # -- callers
     def _on_queuecallerjoin(self, e: Event, now: float) -> Update:
         q, uid = e["Queue"], e["Uniqueid"]
-        self._callers[uid] = _Caller(q, now)
+        self.book.join(uid, q, now)
         entry = {"caller": e.get("CallerIDNum", ""), "since": now, "position": int(e.get("Position") or 0),
                  "priority": int(e.get("Priority") or 0)}
         return Update([HSet(keys.queue_callers(q), {uid: dumps(entry)}),
                        *self._counters(q, self._day(now), {"offered": 1})])
 
-    def _find(self, uid: str) -> _Caller | None:
-        return self._callers.get(uid) or self._gone.get(uid)
-
     def _on_queuecallerleave(self, e: Event, now: float) -> Update:
-        caller = self._callers.pop(e["Uniqueid"], None)
-        if caller is not None:
-            self._gone[e["Uniqueid"]] = caller
-            while len(self._gone) > GONE_KEPT:
-                self._gone.popitem(last=False)
+        self.book.leave(e["Uniqueid"], now)
         return Update([HDel(keys.queue_callers(e["Queue"]), e["Uniqueid"])])
 
     def _on_queuecallerabandon(self, e: Event, now: float) -> Update:
         q, uid = e["Queue"], e["Uniqueid"]
-        caller = self._callers.pop(uid, None) or self._gone.pop(uid, None)
+        caller = self.book.abandon(uid)
         since = caller.since if caller else now - float(e.get("HoldTime") or 0)
         waited = max(0.0, now - since)
         day = self._day(now)
@@ -172,18 +179,15 @@ class LiveReducer:
 
     def _on_queueentry(self, e: Event, now: float) -> Update:
         q, uid = e["Queue"], e["Uniqueid"]
-        since = now - float(e.get("Wait") or 0)
-        self._callers.setdefault(uid, _Caller(q, since))
-        entry = {"caller": e.get("CallerIDNum", ""), "since": self._callers[uid].since,
+        caller = self.book.entry(uid, q, now - float(e.get("Wait") or 0))
+        entry = {"caller": e.get("CallerIDNum", ""), "since": caller.since,
                  "position": int(e.get("Position") or 0), "priority": int(e.get("Priority") or 0)}
         return Update([HSet(keys.queue_callers(q), {uid: dumps(entry)})])
 
     # -- agents on calls
     def _on_agentcalled(self, e: Event, now: float) -> Update:
-        caller, agent = self._callers.get(e["Uniqueid"]), _iface(e)
-        if caller is not None:
-            caller.first_ring = caller.first_ring or now
-            caller.rang_at[agent] = now
+        agent = _iface(e)
+        self.book.rang(e["Uniqueid"], agent, now)
         return Update(self._agent(e["Queue"], agent, "ringing", now))
 
     def _on_agentringnoanswer(self, e: Event, now: float) -> Update:
@@ -196,7 +200,7 @@ class LiveReducer:
     def _on_agentconnect(self, e: Event, now: float) -> Update:
         q, uid, agent = e["Queue"], e["Uniqueid"], _iface(e)
         self.misses.answered(agent)
-        caller = self._find(uid)
+        caller = self.book.find(uid)
         since = caller.since if caller else now - float(e.get("HoldTime") or 0)
         rang = caller.rang_at.get(agent) if caller else None
         phone_ring = rang if rang is not None else now - float(e.get("RingTime") or 0)
@@ -244,8 +248,9 @@ class LiveReducer:
     _on_queuemember = _on_queuememberstatus  # QueueStatus reply: same fields
 
     def _on_queueparams(self, e: Event, now: float) -> Update:
-        """Start of a queue in a QueueStatus reply: forget what we had, the members/entries follow."""
+        """Start of a queue in a QueueStatus reply: forget what we had, the members/entries follow (a
+        caller still waiting keeps its ring timing: the book brings it back with its QueueEntry)."""
         q = e["Queue"]
-        self._callers = {u: c for u, c in self._callers.items() if c.queue != q}
+        self.book.resync(q, now)
         self._agents = {k: v for k, v in self._agents.items() if k[0] != q}
         return Update([Del(keys.queue_callers(q)), Del(keys.queue_agents(q))])

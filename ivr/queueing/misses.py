@@ -29,6 +29,7 @@ class MissCounter:
 
     threshold: int  # 0 = never pause
     _misses: dict[str, int] = field(default_factory=dict)
+    _changed: set[str] = field(default_factory=set)  # agents whose count changed (the leader writes it)
 
     def __post_init__(self) -> None:
         if self.threshold < 0:
@@ -38,6 +39,7 @@ class MissCounter:
         """An offered call rang out on `agent` (AgentRingNoAnswer). Returns a PauseOrder at the threshold."""
         count = self._misses.get(agent, 0) + 1
         self._misses[agent] = count
+        self._changed.add(agent)
         if self.threshold and count >= self.threshold:
             # Reset so an agent who unpauses and misses again gets the full N chances before the next pause.
             self._misses[agent] = 0
@@ -46,11 +48,23 @@ class MissCounter:
 
     def answered(self, agent: str) -> None:
         """The agent took a call (AgentConnect): the run of misses is broken."""
-        self._misses.pop(agent, None)
+        self.reset(agent)
 
     def reset(self, agent: str) -> None:
         """Manual pause/unpause, login or logout: start counting afresh."""
-        self._misses.pop(agent, None)
+        if self._misses.pop(agent, None) is not None:
+            self._changed.add(agent)
+
+    def take_changed(self) -> dict[str, int]:
+        """Agent -> count (0: none) of the counts changed since the last call (ivr.queueing.leader_state)."""
+        out = {agent: self._misses.get(agent, 0) for agent in self._changed}
+        self._changed.clear()
+        return out
+
+    def load(self, counts: dict[str, int]) -> None:
+        """Continue the streaks another process counted (a new AMI leader)."""
+        self._misses = {agent: n for agent, n in counts.items() if n > 0}
+        self._changed.clear()
 
     def misses(self, agent: str) -> int:
         return self._misses.get(agent, 0)

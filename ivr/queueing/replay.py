@@ -59,6 +59,12 @@ class AppliedMarks:
     async def seen(self, redis: aioredis.Redis, ident: str) -> bool:
         return await redis.zscore(self.key, ident) is not None
 
+    async def oldest(self, redis: aioredis.Redis) -> float | None:
+        """The time of the oldest mark kept (None: none). An unmarked event older than it may have been
+        applied and its mark pruned since: a leader was applying events `keep_s` later."""
+        first = await redis.zrange(self.key, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
     async def prune(self, redis: aioredis.Redis, at: float) -> None:
         self._since_prune += 1
         if self._since_prune >= self.prune_every:

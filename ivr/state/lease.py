@@ -66,6 +66,8 @@ class LeaderLease:
         self._clock = clock
         self._valid_until = 0.0  # local monotonic time until which we may act as leader
         self._was_leading = False
+        self.redis_ok = False  # the last try reached Redis
+        self.held_elsewhere = False  # ... and found the lease held by another node
         self.on_gain: list[Hook] = []
         self.on_loss: list[Hook] = []
         self.gained_at: float | None = None  # wall time of the last gain (tests measure the takeover)
@@ -83,9 +85,12 @@ class LeaderLease:
         """One try to take or renew the lease; runs the hooks when leadership changed. Returns `leading`."""
         sent = self._clock()
         try:
-            if await asyncio.wait_for(self._try(), self.renew_s):
+            got = await asyncio.wait_for(self._try(), self.renew_s)
+            if got:
                 self._valid_until = sent + self.lease_s - self.margin_s
+            self.redis_ok, self.held_elsewhere = True, not got
         except REDIS_FAILURES as exc:
+            self.redis_ok = self.held_elsewhere = False
             if self._was_leading:
                 log.warning("leader lease of %s not renewed: %s", self.node, exc)
         await self._changed()
@@ -94,7 +99,7 @@ class LeaderLease:
     async def _try(self) -> bool:
         redis = await self.redis()
         if redis is None:
-            return False
+            raise ConnectionError("Redis is down")
         px = str(int(self.lease_s * 1000))
         if self._was_leading and await redis.eval(_RENEW, 1, self.key, self.node, px):
             return True
