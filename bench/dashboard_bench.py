@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from playwright.sync_api import sync_playwright
 
 from bench.report import write_section
 from harness.local_redis import LocalRedis
@@ -165,8 +166,6 @@ async def fixed_rate(base: str, cookies: dict[str, str], path: str, rate: float,
 
 
 def browser_updates(base: str, redis_url: str, n: int) -> list[float]:
-    from playwright.sync_api import sync_playwright
-
     exe = shutil.which("chromium")
     if not exe:
         raise SystemExit("chromium not found (apt-get install -y chromium)")

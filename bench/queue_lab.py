@@ -17,9 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from harness.ports import free_port
+from harness.service_thread import ServiceThread
 from harness.sipp import SippAgent, free_sip_port
+from ivr.asterisk.config import RuntimeOptions
+from ivr.asterisk.process import AsteriskInstance
 from ivr.clock import Clock
+from ivr.queueing.agents import AgentControl
+from ivr.queueing.ami import connect_ami
 from ivr.settings import REPO_ROOT, Settings
 
 FLOWS = REPO_ROOT / "ivr" / "flows"
@@ -29,8 +36,6 @@ Patch = Callable[[dict[str, Any]], None]
 
 def patched_flows(target: Path, patch: Patch | None) -> Path:
     """A copy of ivr/flows with queues.yaml edited by `patch` (a ruamel round-trip mapping)."""
-    from ruamel.yaml import YAML
-
     target.mkdir(parents=True, exist_ok=True)
     for f in FLOWS.glob("*.yaml"):
         shutil.copy(f, target / f.name)
@@ -46,9 +51,6 @@ def patched_flows(target: Path, patch: Patch | None) -> Path:
 class QueueLab:
     def __init__(self, base: Settings, workdir: Path, clock: Clock, *, patch: Patch | None = None,
                  ring_cycle_s: float = 1.5, callback_poll_s: float = 0.5) -> None:
-        from ivr.asterisk.config import RuntimeOptions
-        from ivr.asterisk.process import AsteriskInstance
-
         self.workdir = workdir
         self.clock = clock
         self.ports = {a: free_port(socket.SOCK_DGRAM) for a in AGENTS}
@@ -71,8 +73,6 @@ class QueueLab:
         return f"127.0.0.1:{self.settings.sip_port}"
 
     def start(self) -> None:
-        from harness.service_thread import ServiceThread
-
         for _ in range(3):  # other SIPp processes on this machine may take the port before Asterisk binds it
             self.asterisk.start(timeout=60)
             log = self.asterisk.log_file
@@ -128,9 +128,6 @@ class QueueLab:
         self.run(self._agents(action, queue, list(names), reason))
 
     async def _agents(self, action: str, queue: str | None, names: list[str], reason: str) -> None:
-        from ivr.queueing.agents import AgentControl
-        from ivr.queueing.ami import connect_ami
-
         manager = await connect_ami(self.settings)
         try:
             control = AgentControl(manager, self.service.service.listener.cfg)
@@ -149,9 +146,6 @@ class QueueLab:
 
     def members(self, queue: str) -> list[Any]:
         async def go() -> list[Any]:
-            from ivr.queueing.agents import AgentControl
-            from ivr.queueing.ami import connect_ami
-
             manager = await connect_ami(self.settings)
             try:
                 return await AgentControl(manager, self.service.service.listener.cfg).members(queue)
