@@ -1,12 +1,10 @@
-"""The FastAGI server over real TCP sockets, driven by a fake Asterisk that speaks the wire protocol."""
+"""The FastAGI server over real TCP sockets, driven by a peer that speaks Asterisk's side of the wire
+protocol: a call's dialogue, hangups and dead channels, typed errors, malformed or cut-off lines."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,88 +18,14 @@ from agi.protocol import (
     AgiInvalidCommand,
     AgiUsageError,
 )
-from agi.server import FastAgiServer, Handler
-
-DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
-
-
-class FakeAsterisk:
-    """One FastAGI connection as Asterisk's res_agi makes it: header, then command/response."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, port: int) -> FakeAsterisk:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    @classmethod
-    async def call(cls, port: int, script: str = "hotline", uniqueid: str = "1700000000.1",
-                   args: tuple[str, ...] = ()) -> FakeAsterisk:
-        fake = await cls.connect(port)
-        await fake.send_header(script, uniqueid, args)
-        return fake
-
-    async def send_header(self, script: str, uniqueid: str, args: tuple[str, ...] = ()) -> None:
-        lines = [
-            "agi_network: yes", f"agi_network_script: {script}",
-            f"agi_request: agi://127.0.0.1/{script}", "agi_channel: PJSIP/caller-00000001",
-            "agi_language: zh", "agi_type: PJSIP", f"agi_uniqueid: {uniqueid}",
-            "agi_callerid: 13800138000", "agi_calleridname: 张三", "agi_context: hotline",
-            "agi_extension: 400", "agi_priority: 2", "agi_accountcode: ",
-            *(f"agi_arg_{i}: {a}" for i, a in enumerate(args, 1)),
-        ]
-        await self.say(*lines, "")
-
-    async def say(self, *lines: str) -> None:
-        self.writer.write("".join(f"{line}\n" for line in lines).encode())
-        await self.writer.drain()
-
-    async def heard(self) -> str:
-        raw = await asyncio.wait_for(self.reader.readline(), 5)
-        assert raw.endswith(b"\n"), f"expected a command line, got {raw!r} (EOF?)"
-        return raw.decode().rstrip("\n")
-
-    async def exchange(self, command: str, *response: str) -> None:
-        assert await self.heard() == command
-        await self.say(*response)
-
-    async def rest(self) -> list[str]:
-        """Every remaining line up to EOF (the server closing the connection)."""
-        data = await asyncio.wait_for(self.reader.read(), 5)
-        self.close()
-        return data.decode().splitlines()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-Script = Callable[[AgiChannel], Awaitable[None]]
+from agi.server import FastAgiServer
+from tests.support.agi_peer import DEAD, FakeAsterisk, MakeServer, eventually, fastagi_servers
 
 
 @pytest.fixture
-async def make_server() -> AsyncIterator[Callable[..., Awaitable[FastAgiServer]]]:
-    servers: list[FastAgiServer] = []
-
-    async def make(routes: dict[str, Script], **kw: Any) -> FastAgiServer:
-        kw.setdefault("read_timeout", 5.0)
-        kw.setdefault("drain_timeout", 5.0)
-        server = FastAgiServer(routes.get, host="127.0.0.1", port=0, **kw)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        await server.stop(drain=False)
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 5
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
+async def make_server() -> AsyncIterator[MakeServer]:
+    async with fastagi_servers() as make:
+        yield make
 
 
 @pytest.mark.timeout(10)
@@ -352,139 +276,6 @@ async def test_client_closes_mid_command(make_server: Callable[..., Awaitable[Fa
     fake.close()
     await eventually(lambda: server.counters.hung_up == 1)
     assert len(caught) == 1
-
-
-@pytest.mark.timeout(15)
-async def test_concurrency_limit_refuses_then_accepts_again(
-    make_server: Callable[..., Awaitable[FastAgiServer]], caplog: pytest.LogCaptureFixture
-) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.answer()
-
-    server = await make_server({"hotline": hotline}, max_calls=2)
-    first = await FakeAsterisk.call(server.port, uniqueid="1.1")
-    second = await FakeAsterisk.call(server.port, uniqueid="1.2")
-    assert await first.heard() == "ANSWER" and await second.heard() == "ANSWER"
-    assert server.active_calls == 2
-
-    start = time.monotonic()
-    third = await FakeAsterisk.call(server.port, uniqueid="1.3")
-    assert await third.rest() == ["FAILURE"]  # refused at once, not queued
-    assert time.monotonic() - start < 1
-    assert server.counters.refused_busy == 1
-    assert any("max_calls=2" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
-
-    await first.say("200 result=0")
-    assert await first.rest() == []
-    await eventually(lambda: server.active_calls == 1)
-    fourth = await FakeAsterisk.call(server.port, uniqueid="1.4")
-    await fourth.exchange("ANSWER", "200 result=0")
-    await second.say("200 result=0")
-    assert await fourth.rest() == [] and await second.rest() == []
-    await eventually(lambda: server.counters.completed == 3)
-
-
-@pytest.mark.timeout(10)
-async def test_unknown_script_is_refused(
-    make_server: Callable[..., Awaitable[FastAgiServer]], caplog: pytest.LogCaptureFixture
-) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.answer()
-
-    server = await make_server({"hotline": hotline})
-    fake = await FakeAsterisk.call(server.port, script="/nosuch?x=1", uniqueid="9.9")
-    assert await fake.rest() == ["FAILURE"]
-    assert server.counters.refused_unknown == 1
-    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert "'nosuch'" in warning.getMessage() and "9.9" in warning.getMessage()
-
-
-@pytest.mark.timeout(10)
-async def test_silent_asterisk_times_out(
-    make_server: Callable[..., Awaitable[FastAgiServer]], caplog: pytest.LogCaptureFixture
-) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.answer()
-
-    server = await make_server({"hotline": hotline}, read_timeout=0.3, refuse_linger=0.2)
-    fake = await FakeAsterisk.call(server.port)
-    assert await fake.heard() == "ANSWER"
-    start = time.monotonic()
-    assert await fake.rest() == ["FAILURE"]
-    assert 0.2 < time.monotonic() - start < 2
-    assert server.counters.failed == 1
-    assert any("ANSWER" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
-
-    silent = await FakeAsterisk.connect(server.port)  # not even a header
-    assert await silent.rest() == ["FAILURE"]
-    assert server.counters.bad_header == 1
-
-
-@pytest.mark.timeout(15)
-async def test_stop_drains_the_call_in_progress_and_refuses_new_ones(
-    make_server: Callable[..., Awaitable[FastAgiServer]]
-) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.answer()
-        await ch.stream_file("goodbye")
-
-    server = await make_server({"hotline": hotline}, drain_timeout=5)
-    port = server.port
-    fake = await FakeAsterisk.call(port)
-    assert await fake.heard() == "ANSWER"
-    stopping = asyncio.create_task(server.stop(drain=True))
-    await asyncio.sleep(0.2)
-    with pytest.raises(ConnectionRefusedError):
-        await FakeAsterisk.connect(port)
-    assert not stopping.done()
-    await fake.say("200 result=0")
-    await fake.exchange('STREAM FILE goodbye ""', "200 result=0 endpos=10")
-    assert await fake.rest() == []
-    await asyncio.wait_for(stopping, 5)
-    assert server.counters.completed == 1 and server.counters.cancelled == 0
-
-
-@pytest.mark.timeout(15)
-async def test_drain_timeout_cancels_with_failure(make_server: Callable[..., Awaitable[FastAgiServer]]) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.exec("Queue", "hotline")
-
-    server = await make_server({"hotline": hotline}, drain_timeout=0.3, refuse_linger=0.5)
-    fake = await FakeAsterisk.call(server.port)
-    assert await fake.heard() == "EXEC Queue hotline"
-    start = time.monotonic()
-    await server.stop(drain=True)
-    assert time.monotonic() - start < 3
-    assert await fake.rest() == ["FAILURE"]
-    assert server.counters.cancelled == 1 and server.active_calls == 0
-
-
-@pytest.mark.timeout(15)
-async def test_sigterm_drains(make_server: Callable[..., Awaitable[FastAgiServer]]) -> None:
-    async def hotline(ch: AgiChannel) -> None:
-        await ch.answer()
-
-    server = await make_server({"hotline": hotline})
-    server.install_signal_handlers()
-    forever = asyncio.create_task(server.serve_forever())
-    fake = await FakeAsterisk.call(server.port)
-    assert await fake.heard() == "ANSWER"
-    os.kill(os.getpid(), signal.SIGTERM)
-    await asyncio.sleep(0.2)
-    assert not forever.done()  # still draining the call
-    await fake.say("200 result=0")
-    assert await fake.rest() == []
-    await asyncio.wait_for(forever, 5)
-    assert server.counters.completed == 1
-
-
-def test_bad_settings_are_named() -> None:
-    routes: dict[str, Handler] = {}
-    resolve = routes.get
-    with pytest.raises(ValueError, match="max_calls"):
-        FastAgiServer(resolve, max_calls=0)
-    with pytest.raises(ValueError, match="read_timeout"):
-        FastAgiServer(resolve, read_timeout=0)
 
 
 @pytest.mark.timeout(10)
