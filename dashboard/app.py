@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboard.audit import AuditLog, audit_moving
 from dashboard.deps import NotLoggedIn, Services, render
 from dashboard.flowfiles import FlowFileError, FlowFiles
+from dashboard.liveqa import LiveQaAlerts
 from dashboard.records_db import RecordsDb
 from dashboard.routes import (
     agents,
@@ -40,6 +41,7 @@ from dashboard.routes import (
     flows,
     incident,
     live,
+    liveqa,
     metrics,
     review_queue,
     wallboard,
@@ -104,13 +106,18 @@ def _start_features(app: FastAPI, svc: Services) -> None:
     svc.extra["wallboard"] = wb
     wb.start(svc.tasks)
     app.state.on_stop.append(wb.stop)
+    alerts = LiveQaAlerts(svc)
+    svc.extra["liveqa"] = alerts
+    alerts.start(svc.tasks)
+    app.state.on_stop.append(alerts.stop)
     weekly = weekly_draw(svc)
     weekly.start(svc.tasks)
     app.state.on_stop.append(weekly.stop)
 
 
 def _mount_features(app: FastAPI) -> None:
-    for routes in (auth, wallboard, calls, audit, call_review, incident, flows, review_queue, live, agents, metrics):
+    for routes in (auth, wallboard, calls, audit, call_review, incident, flows, review_queue, live, liveqa, agents,
+                   metrics):
         app.include_router(routes.build_router())
 
 

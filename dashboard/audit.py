@@ -23,7 +23,7 @@ from ivr.records import audit as sql_audit
 
 Action = Literal[
     "login", "login_failed", "logout", "listen", "transcript", "review", "download", "score", "supersede", "monitor",
-    "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw", "agent",
+    "incident_on", "incident_off", "flow_save", "flow_restore", "sample_draw", "agent", "liveqa",
 ]
 
 

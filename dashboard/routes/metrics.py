@@ -11,6 +11,8 @@ Prometheus server can scrape it.
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -18,6 +20,7 @@ from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from dashboard.deps import Svc
+from dashboard.liveqa import LiveQaCollector
 from dashboard.livestate import Board
 from dashboard.wallboard import wallboard
 from ivr import keys
@@ -115,6 +118,8 @@ def build_router() -> APIRouter:
                                             await _counts(svc, keys.TRANSCRIBE_UNREACHABLE)))
         holder = await svc.redis.get(keys.LEADER)
         registry.register(_LeaderCollector(holder.decode() if isinstance(holder, bytes) else holder))
+        registry.register(LiveQaCollector(await _counts(svc, keys.LIVEQA_COUNTS),
+                                          await svc.redis.hgetall(keys.LIVEQA_LOAD), time.time()))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

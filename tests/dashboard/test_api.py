@@ -145,7 +145,7 @@ def test_prometheus_metrics_count_background_task_deaths(client: TestClient, red
 
 def test_the_dashboards_background_tasks_are_supervised_and_their_deaths_counted(client: TestClient) -> None:
     tasks = client.app.state.services.tasks  # type: ignore[attr-defined]
-    assert tasks.names == ["audit-mover", "trend-sampler", "wallboard-hub", "weekly-qa-draw"]
+    assert tasks.names == ["audit-mover", "liveqa-hub", "trend-sampler", "wallboard-hub", "weekly-qa-draw"]
 
     async def doomed() -> None:
         raise RuntimeError("a bug")
