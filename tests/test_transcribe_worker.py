@@ -17,13 +17,14 @@ from ivr import keys
 from ivr.settings import load_settings
 from ivr.transcribe.jobs import enqueue_transcription, failed_jobs
 from tests.support.transcribe_worker import (
+    DIALOGUE,
     env_for,
     field,
     new_call,
     require_transcription,
     start_worker,
     transcripts,
-    wait_for,
+    wait_state,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -113,22 +114,12 @@ def test_worker_killed_mid_job_is_retried_and_one_transcript_results(redis_url: 
     conn = redis.Redis.from_url(redis_url)
     root, log = tmp_path / "rec", tmp_path / "w.log"
     settings = load_settings(redis_url=redis_url, transcribe_retries=2, transcribe_retry_intervals=[0])
-    long_call = [
-        Turn("agent", "您好，这里是客服中心，请问有什么可以帮您"),
-        Turn("caller", "我的网络坏了，一直连不上"),
-        Turn("agent", "好的，请您稍等，我帮您查一下"),
-    ]
-    paths = new_call(conn, root, "kill1", long_call)
+    paths = new_call(conn, root, "kill1", DIALOGUE)
     env = env_for(redis_url, root)
 
     first = start_worker(env, log, burst=False, worker_ttl=16)
     enqueue_transcription(conn, "kill1", "zh-CN", settings)
-    running = wait_for(
-        "the job to start",
-        lambda: (s := field(conn, "kill1", keys.CALL_TRANSCRIPTION)) and s["state"] == "running" and s,
-        90,
-        log,
-    )
+    running = wait_state(conn, "kill1", "running", 90, log)
     time.sleep(0.3)
     # Power cut: the worker and its work-horse die at once, without any chance to clean up.
     os.kill(running["pid"], signal.SIGKILL)

@@ -16,12 +16,12 @@ import pytest
 import redis
 from rq import Queue
 
-from harness.speech import Turn
 from ivr import keys
 from ivr.settings import load_settings
 from ivr.transcribe.jobs import enqueue_transcription, failed_jobs
 from ivr.transcribe.worker import TranscribeWorker
 from tests.support.transcribe_worker import (
+    DIALOGUE,
     env_for,
     field,
     new_call,
@@ -29,15 +29,11 @@ from tests.support.transcribe_worker import (
     start_worker,
     transcripts,
     wait_for,
+    wait_state,
 )
 
 pytestmark = pytest.mark.timeout(180)
 
-CALL = [
-    Turn("agent", "您好，这里是客服中心，请问有什么可以帮您"),
-    Turn("caller", "我的网络坏了，一直连不上"),
-    Turn("agent", "好的，请您稍等，我帮您查一下"),
-]
 
 
 @pytest.fixture(autouse=True)
@@ -49,17 +45,12 @@ def test_killed_worker_restarts_under_its_name_and_the_job_is_done(redis_url: st
     conn = redis.Redis.from_url(redis_url)
     root, log = tmp_path / "rec", tmp_path / "w.log"
     settings = load_settings(redis_url=redis_url, transcribe_retries=2, transcribe_retry_intervals=[0])
-    paths = new_call(conn, root, "crash1", CALL)
+    paths = new_call(conn, root, "crash1", DIALOGUE)
     env = env_for(redis_url, root)
 
     first = start_worker(env, log, burst=False, name="host-1")
     enqueue_transcription(conn, "crash1", "zh-CN", settings)
-    running = wait_for(
-        "the job to start",
-        lambda: (s := field(conn, "crash1", keys.CALL_TRANSCRIPTION)) and s["state"] == "running" and s,
-        90,
-        log,
-    )
+    running = wait_state(conn, "crash1", "running", 90, log)
     assert running["pid"] == first.pid  # the job runs inside the worker, no work-horse
     # A crash inside Vosk kills the whole worker: no chance to register its death.
     os.kill(first.pid, signal.SIGKILL)
@@ -84,19 +75,14 @@ def test_a_long_job_keeps_its_heartbeat_and_is_not_taken_twice(redis_url: str, t
     conn = redis.Redis.from_url(redis_url)
     root, log = tmp_path / "rec", tmp_path / "w.log"
     settings = load_settings(redis_url=redis_url, transcribe_retries=2, transcribe_retry_intervals=[0])
-    paths = new_call(conn, root, "long1", CALL * 3)
+    paths = new_call(conn, root, "long1", DIALOGUE * 3)
     env = env_for(redis_url, root)
     workers = [start_worker(env, log, burst=False, name=f"host-{i}") for i in (1, 2)]
     try:
         wait_for("both workers", lambda: len(conn.smembers("rq:workers")) == 2, 90, log)
         started = time.monotonic()
         enqueue_transcription(conn, "long1", "zh-CN", settings)
-        done = wait_for(
-            "the transcript",
-            lambda: (s := field(conn, "long1", keys.CALL_TRANSCRIPTION)) and s["state"] == "done" and s,
-            150,
-            log,
-        )
+        done = wait_state(conn, "long1", "done", 150, log)
         assert time.monotonic() - started > 4, "the job was too short to outlast a heartbeat"
         assert done["attempt"] == 1
         assert "abandoned" not in log.read_text(errors="replace").lower()

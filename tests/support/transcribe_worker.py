@@ -23,6 +23,12 @@ from ivr.settings import REPO_ROOT
 from tests.support.components import missing, require
 
 CST = timezone(timedelta(hours=8))
+# A short service dialogue: long enough that a job is caught running, short enough to transcribe fast.
+DIALOGUE = [
+    Turn("agent", "您好，这里是客服中心，请问有什么可以帮您"),
+    Turn("caller", "我的网络坏了，一直连不上"),
+    Turn("agent", "好的，请您稍等，我帮您查一下"),
+]
 # Short heartbeats and maintenance, so that a dead worker's job is noticed in seconds, not minutes.
 FAST = ["--monitor-interval", "1", "--heartbeat-grace", "1", "--maintenance-interval", "1"]
 
@@ -69,6 +75,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path | No
         time.sleep(0.05)
     tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
     raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def wait_state(conn: redis.Redis, call_id: str, state: str, timeout: float, log: Path) -> dict[str, Any]:
+    """The call's transcription state once it is `state` (running, done, ...), within `timeout`."""
+    return dict(wait_for(f"call {call_id}'s transcription to be {state}",
+                         lambda: (s := field(conn, call_id, keys.CALL_TRANSCRIPTION)) and s["state"] == state and s,
+                         timeout, log))
 
 
 def field(conn: redis.Redis, call_id: str, name: str) -> Any:
