@@ -40,6 +40,10 @@ class StoreResult:
     move_rate: float = 0.0
 
 
+def _ratio(x: float) -> str:
+    return f"{x:.2f}x" if x >= 0.01 else f"{x:.4f}x"  # a hundredfold and more: keep the digits that say how much
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -88,7 +92,7 @@ def write_results(results: list[StoreResult], facts: dict[str, Any], load: float
         if t.name in SAMPLE_ROWS:
             target += "; never blocking: " + ", ".join(
                 f"{s.name.split()[0]} {verdict((s.timings[i].stall_ms or 0) <= 50)}" for s in new)
-        ratio = ", ".join(f"{s.timings[i].pct(99) / t.pct(99):.2f}x" for s in new)
+        ratio = ", ".join(_ratio(s.timings[i].pct(99) / t.pct(99)) for s in new)
         note = f" ({t.note})" if t.note else ""
         lines.append(f"| {t.name}{note} | " + " | ".join(cells) + f" | {target} | {ratio} |")
     lines += ["", "A page of the new store is a keyset page (every match, page by page); today's list read at "
