@@ -28,7 +28,14 @@ from pathlib import Path
 
 from ivr.bounded import Aborted, Overrun, run_bounded
 from ivr.callflow.issues import FlowIssue, errors_only
-from ivr.callflow.loader import CHECK_TIMEOUT_S, DATA_FILES, check_flow_file, flow_files, is_flow_file
+from ivr.callflow.loader import (
+    CHECK_TIMEOUT_S,
+    DATA_FILES,
+    MAX_FLOW_BYTES,
+    check_flow_file,
+    flow_files,
+    is_flow_file,
+)
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.callflow.store import SchedulesFileNames
@@ -36,7 +43,6 @@ from ivr.files import atomic_write
 
 log = logging.getLogger(__name__)
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MAX_FLOW_BYTES = 512 * 1024
 CHECK_PROCESSES = 2  # checks at once (each a process); more wait their turn
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from ivr import keys
 from ivr.callflow.report import RedisReloadReporter
 from ivr.callflow.store import FlowStore, ReloadResult
+from tests.support.flowstore import Reloads
 
 FIXTURES = Path(__file__).parent / "flows"
 REPO_SCHEDULES = Path(__file__).parent.parent / "ivr" / "flows" / "schedules.yaml"
@@ -111,24 +112,6 @@ def test_schedule_names_come_from_schedules_yaml_and_survive_its_breakage(flows:
     fresh = make_store(flows)  # never saw a good schedules.yaml: every schedule is unknown
     (flows / "basic.yaml").write_text(BASIC, encoding="utf-8")
     assert not fresh.reload("basic").ok
-
-
-class Reloads:
-    """on_reload callback that lets a test wait for the watcher's next reloads."""
-
-    def __init__(self) -> None:
-        self.results: list[ReloadResult] = []
-        self.event = asyncio.Event()
-
-    def __call__(self, result: ReloadResult) -> None:
-        self.results.append(result)
-        self.event.set()
-
-    async def until(self, check: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not check():
-                await self.event.wait()
-                self.event.clear()
 
 
 async def test_watch_reloads_on_save(flows: Path) -> None:

@@ -33,6 +33,9 @@ from ivr.yamlpos import YamlShapeError, load_admin_yaml
 # Seconds one flow's check may take (the flow editor's, `ivr flows check`'s): a real flow checks in
 # well under one; past it the check is stopped (ivr.bounded) and the file refused.
 CHECK_TIMEOUT_S = 10.0
+# Largest flow file checked at all (the flow editor's, the hot reload's): real flows are a few kB;
+# a file past it is refused unread rather than parsed for seconds.
+MAX_FLOW_BYTES = 512 * 1024
 
 _FLOW_MARKER = re.compile(r"^nodes\s*:", re.MULTILINE)
 # The data files that share the flows directory, by file name (the service loads them by that name).

@@ -6,8 +6,12 @@
   kept (`last_errors`), logged and passed to `on_reload`. A brand-new invalid file is not served.
 - A deleted file keeps serving its last good version (an admin's slip must not drop calls
   into the fallback), and that is reported the same way.
-- Reloading parses on the event loop: flow files are small (milliseconds), and doing it inline
-  keeps the swap and the callback on one thread.
+- The watcher checks a changed file off the event loop, as the flow editor does: a file over
+  MAX_FLOW_BYTES is refused unread, and the check runs in a child process killed at its time limit
+  (CHECK_TIMEOUT_S, ivr.bounded), awaited from a worker thread. A huge or pathological file saved
+  straight into the flows directory is refused like an invalid one, while live calls run on. The
+  swap and the callback stay on the event loop.
+- `reload` and `reload_all` (start-up, scripts) check inline: no call is live yet.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 
 from watchfiles import awatch
 
+from ivr.bounded import Aborted, run_bounded
 from ivr.callflow.issues import FlowIssue, errors_only
-from ivr.callflow.loader import check_flow_file, flow_files, is_flow_file
+from ivr.callflow.loader import CHECK_TIMEOUT_S, MAX_FLOW_BYTES, check_flow_file, flow_files, is_flow_file
 from ivr.callflow.model import Flow
 from ivr.callflow.nodes import NodeTypes, build_node_registry
 from ivr.schedule import ScheduleError, load_schedules
@@ -45,6 +50,7 @@ class ReloadResult:
 
 ReloadCallback = Callable[[ReloadResult], None]
 ScheduleNames = Callable[[], Collection[str]]
+Checked = tuple[Flow | None, list[FlowIssue]]
 
 
 class SchedulesFileNames:
@@ -73,13 +79,16 @@ class FlowStore:
         schedule_names: ScheduleNames | None = None,
         *,
         on_reload: ReloadCallback | None = None,
+        check_timeout: float = CHECK_TIMEOUT_S,
     ) -> None:
         """Defaults: the built-in node types; schedule names from <flows_dir>/schedules.yaml.
-        `schedule_names` is asked at every reload, so it sees schedules edited since."""
+        `schedule_names` is asked at every reload, so it sees schedules edited since.
+        `check_timeout`: seconds the watcher lets one file's check run before refusing it."""
         self.flows_dir = flows_dir
         self.node_types = node_types if node_types is not None else build_node_registry()
         self._schedule_names = schedule_names or SchedulesFileNames(flows_dir / "schedules.yaml")
         self._on_reload = on_reload
+        self.check_timeout = check_timeout
         self._flows: dict[str, Flow] = {}
         self._errors: dict[str, list[FlowIssue]] = {}
 
@@ -105,17 +114,46 @@ class FlowStore:
         return [self.reload(name) for name in sorted(names)]
 
     def reload(self, name: str) -> ReloadResult:
+        """Check `name`'s file inline and swap it in if it is clean (start-up, scripts)."""
         path = self.path_for(name)
         if not path.exists():
-            result = self._deleted(name, path)
-        else:
-            flow, issues = check_flow_file(path, self.node_types, self._schedule_names())
-            result = self._swap(name, path, flow, issues)
+            return self._report(self._deleted(name, path))
+        flow, issues = check_flow_file(path, self.node_types, self._schedule_names())
+        return self._report(self._swap(name, path, flow, issues))
+
+    async def reload_bounded(self, name: str) -> ReloadResult:
+        """`reload` for a running service: size-capped, checked in a killable child process awaited
+        from a thread, so the event loop (every live call) runs on while the file is checked."""
+        path = self.path_for(name)
+        if not path.exists():
+            return self._report(self._deleted(name, path))
+        flow, issues = await asyncio.to_thread(self._check_bounded, name, path)
+        return self._report(self._swap(name, path, flow, issues))
+
+    def _check_bounded(self, name: str, path: Path) -> Checked:
+        """In a worker thread: the file refused unread when too large, else its check in a child
+        process; an overrun or a dead child is refused as the file's one error."""
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            return None, [FlowIssue(str(path), None, None, None, f"cannot read: {exc.strerror or exc}")]
+        if size > MAX_FLOW_BYTES:
+            return None, [FlowIssue(str(path), None, None, None, f"refused unchecked: {size} bytes, larger "
+                                    f"than the {MAX_FLOW_BYTES}-byte limit of a flow file")]
+        try:
+            return run_bounded(check_flow_file, path, self.node_types, self._schedule_names(),
+                               timeout=self.check_timeout, what=f"checking {name}.yaml")
+        except Aborted as exc:  # Overrun: killed at the limit; else its process died
+            log.warning("flow %s: %s (process %s)", name, exc, exc.pid)
+            return None, [FlowIssue(str(path), None, None, None,
+                                    f"{exc}; refused (is the file very large or deeply nested?)")]
+
+    def _report(self, result: ReloadResult) -> ReloadResult:
         if self._on_reload is not None:
             try:
                 self._on_reload(result)
             except Exception:  # a broken reporter must not stop flows from loading
-                log.exception("flow %s: reload callback failed", name)
+                log.exception("flow %s: reload callback failed", result.name)
         return result
 
     def _deleted(self, name: str, path: Path) -> ReloadResult:
@@ -158,4 +196,4 @@ class FlowStore:
         async for changes in awatch(self.flows_dir, stop_event=stop, debounce=debounce_ms, recursive=False):
             for path in sorted({Path(p) for _, p in changes}):
                 if self._is_ours(path):
-                    self.reload(path.stem)
+                    await self.reload_bounded(path.stem)

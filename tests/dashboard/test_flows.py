@@ -23,6 +23,7 @@ from ivr import keys
 from ivr.callflow.store import FlowStore
 from ivr.settings import Settings
 from tests.dashboard_support import dashboard_settings, login
+from tests.support.flowstore import big_flow
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -171,13 +172,6 @@ def test_json_api_save_refuses_errors_and_keeps_versions(client: TestClient, flo
     old = next(h for h in history if h["version"] == got["version"])
     assert client.get(f"/api/flows/hotline/versions/{old['id']}").json()["text"] == got["text"]
     assert client.get("/api/flows/hotline/versions/nope").status_code == 404
-
-
-def big_flow(text: str, prompts: int = 5000) -> str:
-    """A valid flow of about 400 kB (spare prompts): seconds to check, under MAX_FLOW_BYTES."""
-    extra = "".join(f"  spare_{i}:\n    zh-CN: 备用提示{i}\n    en-US: Spare prompt number {i}\n"
-                    for i in range(prompts))
-    return text.replace("prompts:\n", "prompts:\n" + extra, 1)
 
 
 @pytest.mark.parametrize("name", ["queues", "schedules"])
