@@ -19,6 +19,7 @@ from agi.channel import AgiChannel
 from agi.server import FastAgiServer, Handler
 from ivr import keys
 from ivr.asterisk.private import check_secrets
+from ivr.callflow.report import RedisReloadReporter
 from ivr.callflow.store import FlowStore
 from ivr.clock import Clock, clock_from_settings
 from ivr.engine.engine import FlowEngine
@@ -60,7 +61,8 @@ class HotlineService:
         self.leader_tasks = TaskSupervisor(on_death=self._count_death)  # run only while leading
         self.writer = RecordWriter(self.hub, ttl_seconds=keys.call_record_ttl_s(s))
         await self.writer.start()
-        self.store = FlowStore(s.flows_dir)
+        # A refused reload reaches Redis (keys.flow_error), where the flow editor shows it to admins
+        self.store = FlowStore(s.flows_dir, on_reload=RedisReloadReporter(self.hub.client))
         self.store.reload_all()
         await self._build_prompts()
         schedules = load_schedules(s.flows_dir / "schedules.yaml")
