@@ -153,3 +153,13 @@ async def test_the_watcher_serves_a_good_edit_after_refusing_a_bad_one(
     new = store.get("basic")
     assert new is not None and good is not None and new.version != good.version
     assert store.last_errors("basic") == []
+
+
+def test_start_up_refuses_an_oversize_file_too(flows: Path) -> None:
+    """A file the running service refused must not be served after a restart."""
+    path = flows / "basic.yaml"
+    atomic_write(path, BASIC + "# a valid flow, only too large\n" * (MAX_FLOW_BYTES // 30))
+    result = FlowStore(flows).reload("basic")
+    assert (result.ok, result.serving) == (False, None)
+    [error] = result.errors
+    assert "larger than the" in str(error) and str(path) in str(error)

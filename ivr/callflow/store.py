@@ -114,11 +114,14 @@ class FlowStore:
         return [self.reload(name) for name in sorted(names)]
 
     def reload(self, name: str) -> ReloadResult:
-        """Check `name`'s file inline and swap it in if it is clean (start-up, scripts)."""
+        """Check `name`'s file inline and swap it in if it is clean (start-up, scripts). The size cap
+        holds here too, so a file the running service refused is not served after a restart."""
         path = self.path_for(name)
         if not path.exists():
             return self._report(self._deleted(name, path))
-        flow, issues = check_flow_file(path, self.node_types, self._schedule_names())
+        refused = _oversize(path)
+        flow, issues = (None, refused) if refused else check_flow_file(path, self.node_types,
+                                                                       self._schedule_names())
         return self._report(self._swap(name, path, flow, issues))
 
     async def reload_bounded(self, name: str) -> ReloadResult:
@@ -133,13 +136,9 @@ class FlowStore:
     def _check_bounded(self, name: str, path: Path) -> Checked:
         """In a worker thread: the file refused unread when too large, else its check in a child
         process; an overrun or a dead child is refused as the file's one error."""
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            return None, [FlowIssue(str(path), None, None, None, f"cannot read: {exc.strerror or exc}")]
-        if size > MAX_FLOW_BYTES:
-            return None, [FlowIssue(str(path), None, None, None, f"refused unchecked: {size} bytes, larger "
-                                    f"than the {MAX_FLOW_BYTES}-byte limit of a flow file")]
+        refused = _oversize(path)
+        if refused:
+            return None, refused
         try:
             return run_bounded(check_flow_file, path, self.node_types, self._schedule_names(),
                                timeout=self.check_timeout, what=f"checking {name}.yaml")
@@ -197,3 +196,15 @@ class FlowStore:
             for path in sorted({Path(p) for _, p in changes}):
                 if self._is_ours(path):
                     await self.reload_bounded(path.stem)
+
+
+def _oversize(path: Path) -> list[FlowIssue]:
+    """The file's one error when it cannot be sized or is over MAX_FLOW_BYTES (then it is not read)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return [FlowIssue(str(path), None, None, None, f"cannot read: {exc.strerror or exc}")]
+    if size > MAX_FLOW_BYTES:
+        return [FlowIssue(str(path), None, None, None, f"refused unchecked: {size} bytes, larger "
+                          f"than the {MAX_FLOW_BYTES}-byte limit of a flow file")]
+    return []
