@@ -14,6 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,28 +63,35 @@ def slin(wav: Path) -> bytes:
 
 def decode_like_live(model: Any, pcm: bytes) -> list[HeardWord]:
     """The final words `ivr liveqa` gets for `pcm` (its recognizer, its chunk size), each with
-    when it first appeared in a result."""
+    when the matcher would first raise it: the second partial text in a row, at or after the word's
+    end, of its utterance that holds it (partial results carry no times), else its final result."""
     rec = RecognizerPool(model).take()
     step = int(RATE * CHUNK_S) * 2
-    finals: list[tuple[dict[str, Any], float]] = []
-    first: list[tuple[str, float, float]] = []  # (word, start, audio time first seen)
+    out: list[HeardWord] = []
+    partials: list[tuple[set[str], float]] = []  # the current utterance's partial texts, when
+    results: list[tuple[dict[str, Any], float]] = []
     for i in range(0, len(pcm), step):
         result, final = rec.accept(pcm[i : i + step])
-        now = rec.seconds
-        for w in result.get("result" if final else "partial_result", []):
-            if not any(t == w["word"] and abs(s - float(w["start"])) < 0.3 for t, s, _ in first):
-                first.append((str(w["word"]), float(w["start"]), now))
         if final:
-            finals.append((result, now))
-    finals.append((rec.finish(), rec.seconds))
-    out = []
-    for result, at in finals:
-        for w in result.get("result", []):
-            seen = min([t for word, s, t in first if word == w["word"] and abs(s - float(w["start"])) < 0.3],
-                       default=at)
-            out.append(HeardWord(str(w["word"]), float(w["start"]), float(w["end"]), float(w.get("conf", 1.0)),
-                                 seen))
+            results.append((result, rec.seconds))
+        else:
+            partials.append((set(str(result.get("partial", "")).split()), rec.seconds))
+            continue
+        out += _heard(result, rec.seconds, partials)
+        partials = []
+    out += _heard(rec.finish(), rec.seconds, partials)
     return out
+
+
+def _heard(result: dict[str, Any], at: float, partials: list[tuple[set[str], float]]) -> list[HeardWord]:
+    words = []
+    for w in result.get("result", []):
+        end = float(w["end"])
+        # as the matcher raises it: in two partial results in a row
+        seen = min([t for (before, _), (text, t) in pairwise(partials)
+                    if t >= end - 0.05 and w["word"] in text and w["word"] in before], default=at)
+        words.append(HeardWord(str(w["word"]), float(w["start"]), end, float(w.get("conf", 1.0)), seen))
+    return words
 
 
 def pick(words: list[HeardWord], *, after: float = 0.0, before: float = float("inf"),

@@ -87,9 +87,10 @@ async def test_a_forbidden_phrase_streamed_in_real_time_is_one_alert_with_its_ti
     assert len({a.phrase for a in alerts}) == len(alerts), alerts
     alert = alerts[0]
     phrase_end = speech[3][alert.phrase]
-    assert abs(alert.t - phrase_end) < 0.5, (alert, phrase_end)  # the leg's clock is the audio's
-    assert abs((alert.at - alert.delay_s) - (start + phrase_end)) < 0.5  # delay_s measured from the phrase's end
-    assert 0 < alert.delay_s < 5.0
+    # Recognised in a partial result: placed where decoding was then, after the phrase's end
+    assert phrase_end - 0.2 <= alert.t < phrase_end + 2.0, (alert, phrase_end)
+    assert abs((alert.at - alert.delay_s - alert.t) - start) < 0.3  # the leg's clock starts with its audio
+    assert 0 <= alert.behind_s <= alert.delay_s < 2.0, alert
     assert call.stop_reason in ("", "agent left")
     assert call.seconds["agent"] == pytest.approx(len(speech[1]) / 16000, abs=0.1)
 

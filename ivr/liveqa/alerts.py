@@ -35,15 +35,21 @@ class Alert(BaseModel):
     kind: str  # forbidden_phrase | no_greeting
     leg: str
     phrase: str
-    t: float  # seconds into the stream (the bridged call) where the phrase ended
+    t: float  # seconds into the stream (the bridged call): where the phrase ended, or for a hit in a
+    # partial result (no word times) where decoding was when it was recognised (it ended by then)
     delay_s: float  # `at` minus when the phrase ended (the stream's start + t): the detection time
     line: int = 0
+    # Of delay_s, how far decoding was behind the call's audio when the hit came out: the rest is the
+    # recognizer settling on the words (it writes a word some time after it was said)
+    behind_s: float = 0.0
 
     @classmethod
-    def of(cls, hit: Hit, call_id: str, queue: str, agent: str, stream_started: float, now: float) -> Alert:
+    def of(cls, hit: Hit, call_id: str, queue: str, agent: str, stream_started: float, now: float,
+           decoded_s: float) -> Alert:
         return cls(at=now, call_id=call_id, queue=queue, agent=agent, kind=hit.kind, leg=hit.leg,
                    phrase=hit.phrase, t=round(hit.end_s, 3), line=hit.line,
-                   delay_s=round(now - (stream_started + hit.end_s), 3))
+                   delay_s=round(now - (stream_started + hit.end_s), 3),
+                   behind_s=round(max(0.0, now - stream_started - decoded_s), 3))
 
     def event(self) -> dict[str, Any]:
         return {"t": self.at, "kind": "liveqa_alert", "alert": self.model_dump()}

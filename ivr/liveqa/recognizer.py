@@ -1,7 +1,10 @@
 """Streaming Vosk recognition of one live leg, on recognizers kept for the process.
 
-A live leg is fed as its audio arrives (chunks of ~100 ms) and asked for a partial result after
-each chunk, so a phrase is seen when its last word is decoded, not when the speaker pauses.
+A live leg is fed as its audio arrives (chunks of 100 ms) and asked for a partial result after
+each chunk, so a phrase is seen when its last word is decoded, not when the speaker pauses. Partial
+results are text only (SetPartialWords off): with word times Vosk builds them from the part of the
+lattice already determinized, which trails the audio; measured on the packaged model, words showed
+0.4-1.2 s later that way (docs/liveqa.md). Final results keep their word times.
 Recognizers are not thread-safe: a leg holds one for its whole life, and every call into it runs
 on the service's bounded thread pool (Vosk's C calls release the GIL, so recognition never runs
 on the event loop). A recognizer is reused by the next leg after FinalResult(), which resets its
@@ -59,8 +62,7 @@ class LegRecognizer:
 
 
 class RecognizerPool:
-    """Kept KaldiRecognizers of one model (SetWords + SetPartialWords), each with the samples it
-    has been fed (its clock)."""
+    """Kept KaldiRecognizers of one model (SetWords), each with the samples it has been fed (its clock)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -74,7 +76,6 @@ class RecognizerPool:
         if kept is None:
             rec = vosk.KaldiRecognizer(self.model, RATE)
             rec.SetWords(True)
-            rec.SetPartialWords(True)
             kept = (rec, 0)
         return LegRecognizer(kept[0], kept[1], self)
 

@@ -23,7 +23,6 @@ from ivr.liveqa.recognizer import RATE, RecognizerPool
 
 log = logging.getLogger(__name__)
 CHUNK_S = 0.1  # fed to Vosk at a time: a partial result per 100 ms of audio
-GREETING_SLACK_S = 1.0  # words said just before the window's end may still be decoding
 AlertSink = Callable[[Alert], Awaitable[None]]
 
 
@@ -93,12 +92,12 @@ class LiveCall:
                     raise Lagging(f"call {self.info.call_id} {leg}: recognition {queue.qsize() * 0.02:.1f} s behind")
                 if chunk:
                     result, final = await loop.run_in_executor(self.executor, rec.accept, chunk)
-                    await self._emit(matcher.feed(result, final) + matcher.clock(rec.seconds - GREETING_SLACK_S),
-                                     self.started[leg])
+                    hits = matcher.feed(result, final, rec.seconds) + matcher.clock(rec.seconds)
+                    await self._emit(hits, self.started[leg], rec.seconds)
                 if ended:
                     break
             last = await loop.run_in_executor(self.executor, rec.finish)
-            await self._emit(matcher.feed(last, True), self.started.get(leg, self.clock()))
+            await self._emit(matcher.feed(last, True, rec.seconds), self.started.get(leg, self.clock()), rec.seconds)
         except BaseException:
             rec.drop()
             raise
@@ -118,12 +117,13 @@ class LiveCall:
         finally:
             queue.put_nowait(None)
 
-    async def _emit(self, hits: list[Hit], started: float) -> None:
+    async def _emit(self, hits: list[Hit], started: float, decoded_s: float) -> None:
         for hit in hits:
-            alert = Alert.of(hit, self.info.call_id, self.info.queue, self.info.agent, started, self.clock())
+            alert = Alert.of(hit, self.info.call_id, self.info.queue, self.info.agent, started, self.clock(),
+                             decoded_s)
             self.alerts.append(alert)
-            log.warning("live QA: call %s agent %s: %s %r at %.1f s", alert.call_id, alert.agent, alert.kind,
-                        alert.phrase, alert.t)
+            log.warning("live QA: call %s agent %s: %s %r at %.1f s (%.2f s after it, decoding %.2f s behind)",
+                        alert.call_id, alert.agent, alert.kind, alert.phrase, alert.t, alert.delay_s, alert.behind_s)
             await self.sink(alert)
 
 
