@@ -154,7 +154,7 @@ class Level:
                     self.seen.setdefault(alert_id, now)
 
 
-def write_results(results: list[LevelResult], *, cpus: int, loops: int) -> None:
+def write_results(results: list[LevelResult], *, cpus: int, loops: int, path: Path = RESULTS) -> None:
     held = [r.calls for r in results if r.held]
     lat = [x for r in results if r.held for x in r.latencies]
     one = results[0]
@@ -172,7 +172,7 @@ def write_results(results: list[LevelResult], *, cpus: int, loops: int) -> None:
               f"latency over the held levels p50 {statistics.median(lat) if lat else float('nan'):.2f} s, "
               f"p99 {sorted(lat)[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))] if lat else float('nan'):.2f} s "
               f"(target <= {BOUND_S:.0f} s: {'met' if lat and max(lat) <= BOUND_S else 'missed'}).", "", *NOTES, ""]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
     block = "\n".join(lines)
     if MARKER in text:
         head, rest = text.split(MARKER, 1)
@@ -180,4 +180,4 @@ def write_results(results: list[LevelResult], *, cpus: int, loops: int) -> None:
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
