@@ -31,11 +31,15 @@ NOTES = [
     "dashboard's Hub) fed by harness.audiosocket_peer at the call's pace; the SIP and Asterisk side is",
     "measured once per run of tests/e2e/test_liveqa.py (real Asterisk, SIPp, Chromium). The audio is",
     "espeak-ng Mandarin decoded by the packaged Korean model. The machine is shared with other work, so",
-    "CPU per stream and the level held are upper and lower bounds. Not measured: the calls 2 cores hold",
-    "*while* post-call transcription runs beside live QA (the bench runs live QA alone).",
+    "CPU per stream and the level held are upper and lower bounds. This table is live QA alone; beside",
+    "post-call transcription: `--with-transcription`, its own block below.",
 ]
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MARKER = "## Live QA (bench/liveqa_bench.py)"
+# The `--with-transcription` block (bench/liveqa_combined.py) lives in this section; a run of live QA
+# alone rewrites the section around it and keeps it.
+COMBINED_BEGIN = "<!-- liveqa_bench --with-transcription: begin (generated) -->"
+COMBINED_END = "<!-- liveqa_bench --with-transcription: end -->"
 
 
 @dataclass
@@ -177,7 +181,10 @@ def write_results(results: list[LevelResult], *, cpus: int, loops: int, path: Pa
     if MARKER in text:
         head, rest = text.split(MARKER, 1)
         tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        text = head + block + tail
+        body = rest[: len(rest) - len(tail)]
+        start, end = body.find(COMBINED_BEGIN), body.find(COMBINED_END)
+        kept = "\n" + body[start:end + len(COMBINED_END)] + "\n" if 0 <= start < end else ""
+        text = head + block + kept + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
