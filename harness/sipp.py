@@ -7,15 +7,38 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.ports import free_port
 from harness.scenarios import Step, agent_scenario, caller_scenario, register_scenario
 
+MEDIA_SPAN = 4  # SIPp's -mp P binds audio RTP on P and RTCP and video on the ports after it
+START_CHECK_S = 0.4  # a phone that cannot bind its ports exits within milliseconds
+
 
 class SippError(RuntimeError):
     pass
+
+
+def free_media_port() -> int:
+    """A UDP port P with P..P+3 free: a port free on its own could be a neighbour SIPp's video port
+    (seen: "Unable to bind audio RTP socket ... Address already in use" on a customer phone)."""
+    for _ in range(50):
+        base = free_port(socket.SOCK_DGRAM)
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + MEDIA_SPAN):
+                socks.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                socks[-1].bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise SippError(f"no {MEDIA_SPAN} consecutive free UDP ports on 127.0.0.1 for SIPp's media")
 
 
 def sipp_binary() -> str:
@@ -74,7 +97,7 @@ def caller_command(
         sipp_binary(), target, "-sf", str(scenario), "-s", service, "-inf", str(callers_csv),
         "-m", str(calls), "-r", f"{rate:g}", "-l", str(limit),
         "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
-        "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)),
+        "-mi", "127.0.0.1", "-mp", str(free_media_port()),
         "-nostdin", "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
         "-trace_err", "-error_file", str(work / "errors.log"),
         "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", str(recv_timeout_ms),
@@ -146,13 +169,35 @@ class SippAgent:
         return f"sip:{self.name}@127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start the phone; one whose media ports were taken between the choice and SIPp's bind is
+        started again on others (its SIP port, known to Asterisk, stays)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         sf = self.workdir / "agent.xml"
         sf.write_text(agent_scenario(self.ring_ms, self.talk_ms, self.speech), encoding="ISO-8859-1")
+        errors, text = self.workdir / "errors.log", ""
+        for _ in range(3):
+            errors.unlink(missing_ok=True)
+            self._spawn(sf)
+            if not self._exited_early():
+                return
+            text = errors.read_text(errors="replace") if errors.exists() else ""
+            if "Unable to bind" not in text or "RTP" not in text:
+                raise SippError(f"{self.name}'s phone (SIPp) exited at start: {text[-1000:]}")
+        raise SippError(f"{self.name}'s phone (SIPp) could not bind media ports three times: {text[-1000:]}")
+
+    def _exited_early(self) -> bool:
+        deadline = time.monotonic() + START_CHECK_S
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _spawn(self, sf: Path) -> None:
         log = open(self.workdir / "sipp.log", "ab")
         self._proc = subprocess.Popen(
             [sipp_binary(), "-sf", str(sf), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-nostdin", "-trace_stat",
+             "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin", "-trace_stat",
              "-stf", str(self.workdir / "stat.csv"), "-fd", "1", "-trace_err",
              "-error_file", str(self.workdir / "errors.log")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
